@@ -1,0 +1,64 @@
+// core: error values shared by every module. Depends on nothing.
+//
+// Expected failures travel as values: a function that can fail returns
+// `Result<T>`, and the HTTP edge turns an `Error` into an RFC 9457 problem in
+// one place (http/problem.cc). `message` is safe to show a client; `internal`
+// is for the log only.
+//
+//   Result<User> FindUser(std::string_view email);
+//   if (!r) return r.error();           // propagate
+//   if (r.error().code == Errc::kNotFound) ...
+#pragma once
+
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shopd::core {
+
+enum class Errc {
+  kInvalidArgument,    // 400 (or 422 with field errors)
+  kUnauthenticated,    // 401
+  kPermissionDenied,   // 403
+  kNotFound,           // 404
+  kConflict,           // 409
+  kUnprocessable,      // 422
+  kRateLimited,        // 429
+  kUnavailable,        // 503: overloaded or a dependency is down
+  kInternal,           // 500
+};
+
+struct FieldError {
+  std::string field;
+  std::string message;
+};
+
+struct Error {
+  Errc code = Errc::kInternal;
+  std::string message;                 // client-facing
+  std::vector<FieldError> field_errors;  // validation details, client-facing
+  std::string internal;                // log-only detail
+  int retry_after_s = 0;               // for kRateLimited / kUnavailable
+
+  static Error Invalid(std::string msg, std::vector<FieldError> fields = {}) {
+    return Error{Errc::kInvalidArgument, std::move(msg), std::move(fields), {}, 0};
+  }
+  static Error Make(Errc code, std::string msg, std::string internal = {}) {
+    return Error{code, std::move(msg), {}, std::move(internal), 0};
+  }
+};
+
+template <class T>
+using Result = boost::system::result<T, Error>;
+
+}  // namespace shopd::core
+
+namespace boost::system {
+// Lets boost::system::result<T, shopd::core::Error>::value() throw something sensible.
+[[noreturn]] inline void throw_exception_from_error(const shopd::core::Error& e,
+                                                     const boost::source_location&) {
+  throw std::runtime_error(e.message + (e.internal.empty() ? "" : ": " + e.internal));
+}
+}  // namespace boost::system

@@ -1,0 +1,34 @@
+#include "core/random.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+namespace shopd::core {
+namespace {
+
+TEST(Random, FastIdIsHexAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    auto id = FastId();
+    ASSERT_EQ(id.size(), 32u);
+    ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(Random, UuidHasVersion4Shape) {
+  std::regex shape("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(std::regex_match(NewUuid(), shape));
+  EXPECT_NE(NewUuid(), NewUuid());
+}
+
+TEST(Random, SecureTokenLength) {
+  EXPECT_EQ(SecureToken(32).size(), 43u);
+  EXPECT_NE(SecureToken(32), SecureToken(32));
+}
+
+}  // namespace
+}  // namespace shopd::core

@@ -1,0 +1,88 @@
+// http: the request a handler sees. Depends on core.
+//
+// Views into the connection's parse buffer: valid until the handler's response
+// is produced; copy what must outlive it. Beast types stay out of this header
+// (the parsed message is reached through an opaque pointer), so services that
+// include it compile fast.
+//
+//   auto id = req.PathParam("id");
+//   auto key = req.Header("Idempotency-Key");
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "http/method.h"
+
+namespace shopd::http {
+
+// Who is calling, filled by the auth step for routes that require it.
+struct Principal {
+  std::string user_id;
+  std::string role;  // "user" | "admin"
+  bool IsAdmin() const { return role == "admin"; }
+};
+
+class Request {
+ public:
+  static constexpr int kMaxPathParams = 4;
+
+  Method method() const { return method_; }
+  std::string_view method_text() const { return method_text_; }
+  std::string_view target() const { return target_; }  // path + query, as sent
+  std::string_view path() const { return path_; }
+  std::string_view query() const { return query_; }     // without '?'
+  std::string_view body() const { return body_; }
+  std::string_view remote_ip() const { return remote_ip_; }
+  std::string_view request_id() const { return request_id_; }
+  // The matched route's template ("/v1/users/{id}"), or "unmatched".
+  std::string_view route() const { return route_; }
+
+  // Case-insensitive header lookup; "" when absent.
+  std::string_view Header(std::string_view name) const;
+  // A decoded query parameter; nullopt-like empty + false when absent.
+  bool QueryParam(std::string_view name, std::string& out) const;
+
+  std::string_view PathParam(std::string_view name) const {
+    for (int i = 0; i < n_params_; ++i)
+      if (params_[i].first == name) return params_[i].second;
+    return {};
+  }
+
+  const Principal* principal() const { return has_principal_ ? &principal_ : nullptr; }
+
+  // --- set by the server and middleware -------------------------------------
+  void SetPrincipal(Principal p) {
+    principal_ = std::move(p);
+    has_principal_ = true;
+  }
+  void SetRequestId(std::string id) { request_id_ = std::move(id); }
+
+  // Internal to the http module: binds the request to a parsed message.
+  struct Raw;
+  void Bind(const Raw* raw, Method method, std::string_view method_text, std::string_view target,
+            std::string_view body, std::string_view remote_ip);
+  void SetRoute(std::string_view route) { route_ = route; }
+  bool AddPathParam(std::string_view name, std::string_view value) {
+    if (n_params_ == kMaxPathParams) return false;
+    params_[n_params_++] = {name, value};
+    return true;
+  }
+  void ClearPathParams() { n_params_ = 0; }
+
+ private:
+  const Raw* raw_ = nullptr;
+  Method method_ = Method::kOther;
+  std::string_view method_text_;
+  std::string_view target_, path_, query_, body_, remote_ip_;
+  std::string_view route_ = "unmatched";
+  std::string request_id_;
+  std::pair<std::string_view, std::string_view> params_[kMaxPathParams];
+  int n_params_ = 0;
+  Principal principal_;
+  bool has_principal_ = false;
+};
+
+}  // namespace shopd::http

@@ -1,0 +1,62 @@
+// http: the response a handler returns. Depends on nothing.
+//
+// A plain value: status, content type, body and a few extra headers. The
+// server serialises it itself (no generic serializer on the hot path).
+//
+//   return Response::Json(201, body);
+//   return Response::Text(200, "OK");
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace shopd::http {
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  bool close = false;  // send `Connection: close` and close after writing
+
+  static Response Json(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
+  static Response Text(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::move(body);
+    return r;
+  }
+  static Response Empty(int status) {
+    Response r;
+    r.status = status;
+    r.content_type.clear();
+    return r;
+  }
+
+  Response& SetHeader(std::string name, std::string value) {
+    for (auto& [n, v] : headers)
+      if (n == name) {
+        v = std::move(value);
+        return *this;
+      }
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  std::string_view GetHeader(std::string_view name) const {
+    for (auto& [n, v] : headers)
+      if (n == name) return v;
+    return {};
+  }
+};
+
+std::string_view StatusReason(int status);
+
+}  // namespace shopd::http

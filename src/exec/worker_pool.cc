@@ -21,17 +21,13 @@ WorkerPool::~WorkerPool() {
   for (auto& t : threads_) t.join();
 }
 
-bool WorkerPool::TryEnqueue(Task task) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= max_queued_) {
-      ++rejected_;
-      return false;
-    }
-    queue_.push_back(std::move(task));
+std::unique_lock<std::mutex> WorkerPool::AcquireSlot() {
+  std::unique_lock lock(mu_);
+  if (stopping_ || queue_.size() >= max_queued_) {
+    ++rejected_;
+    lock.unlock();
   }
-  cv_.notify_one();
-  return true;
+  return lock;
 }
 
 void WorkerPool::Loop() {

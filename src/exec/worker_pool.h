@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -45,20 +46,24 @@ class WorkerPool {
     return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
         [this](auto handler, Fn fn) mutable {
           auto ex = boost::asio::get_associated_executor(handler);
-          auto task = [fn = std::move(fn), handler = std::move(handler), ex]() mutable {
-            R result = fn();
-            boost::asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-              std::move(handler)(std::move(result));
-            });
-          };
-          if (!TryEnqueue(Task(std::move(task)))) {
+          std::unique_lock<std::mutex> slot = AcquireSlot();
+          if (!slot.owns_lock()) {
             // Rejected: answer at once on the caller's executor.
             R overloaded = core::Error{core::Errc::kUnavailable, "server is overloaded, retry shortly",
                                        {}, "worker pool queue full", 1};
             boost::asio::post(ex, [handler = std::move(handler), r = std::move(overloaded)]() mutable {
               std::move(handler)(std::move(r));
             });
+            return;
           }
+          queue_.emplace_back([fn = std::move(fn), handler = std::move(handler), ex]() mutable {
+            R result = fn();
+            boost::asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+              std::move(handler)(std::move(result));
+            });
+          });
+          slot.unlock();
+          cv_.notify_one();
         },
         boost::asio::use_awaitable, std::move(fn));
   }
@@ -97,7 +102,9 @@ class WorkerPool {
     std::unique_ptr<Base> impl_;
   };
 
-  bool TryEnqueue(Task task);
+  // Locked when the queue has room (push, then unlock and notify); unlocked
+  // (and counted as a rejection) when it is full or stopping.
+  std::unique_lock<std::mutex> AcquireSlot();
   void Loop();
 
   const size_t max_queued_;

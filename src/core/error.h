@@ -25,6 +25,7 @@ enum class Errc {
   kNotFound,           // 404
   kConflict,           // 409
   kUnprocessable,      // 422
+  kUnsupportedMedia,   // 415
   kRateLimited,        // 429
   kUnavailable,        // 503: overloaded or a dependency is down
   kInternal,           // 500
@@ -41,12 +42,17 @@ struct Error {
   std::vector<FieldError> field_errors;  // validation details, client-facing
   std::string internal;                // log-only detail
   int retry_after_s = 0;               // for kRateLimited / kUnavailable
+  std::string type;                    // optional problem slug, e.g. "invalid-credentials"
 
   static Error Invalid(std::string msg, std::vector<FieldError> fields = {}) {
-    return Error{Errc::kInvalidArgument, std::move(msg), std::move(fields), {}, 0};
+    return Error{Errc::kInvalidArgument, std::move(msg), std::move(fields), {}, 0, {}};
+  }
+  Error&& WithType(std::string slug) && {
+    type = std::move(slug);
+    return std::move(*this);
   }
   static Error Make(Errc code, std::string msg, std::string internal = {}) {
-    return Error{code, std::move(msg), {}, std::move(internal), 0};
+    return Error{code, std::move(msg), {}, std::move(internal), 0, {}};
   }
 };
 

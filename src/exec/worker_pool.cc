@@ -12,13 +12,16 @@ WorkerPool::WorkerPool(size_t threads, size_t max_queued, std::string name) : ma
   }
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { Shutdown(); }
+
+void WorkerPool::Shutdown() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
 }
 
 std::unique_lock<std::mutex> WorkerPool::AcquireSlot() {

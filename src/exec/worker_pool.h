@@ -50,14 +50,22 @@ class WorkerPool {
           if (!slot.owns_lock()) {
             // Rejected: answer at once on the caller's executor.
             R overloaded = core::Error{core::Errc::kUnavailable, "server is overloaded, retry shortly",
-                                       {}, "worker pool queue full", 1};
+                                       {}, "worker pool queue full", 1, {}};
             boost::asio::post(ex, [handler = std::move(handler), r = std::move(overloaded)]() mutable {
               std::move(handler)(std::move(r));
             });
             return;
           }
           queue_.emplace_back([fn = std::move(fn), handler = std::move(handler), ex]() mutable {
-            R result = fn();
+            // An exception must not escape into the pool thread (std::terminate);
+            // it becomes an internal error for the awaiting coroutine.
+            R result = [&]() -> R {
+              try {
+                return fn();
+              } catch (const std::exception& e) {
+                return core::Error{core::Errc::kInternal, "internal error", {}, e.what(), 0, {}};
+              }
+            }();
             boost::asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
               std::move(handler)(std::move(result));
             });
@@ -73,6 +81,10 @@ class WorkerPool {
   auto RunSync(Fn fn) -> std::invoke_result_t<Fn&> {
     return fn();
   }
+
+  // Stops taking tasks, finishes the accepted ones and joins the threads.
+  // Idempotent; the destructor calls it.
+  void Shutdown();
 
   size_t queued() const;
   size_t threads() const { return threads_.size(); }

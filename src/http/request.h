@@ -51,6 +51,10 @@ class Request {
     return {};
   }
 
+  // Monotonic nanoseconds when the request was complete (for latency).
+  int64_t start_ns() const { return start_ns_; }
+  void SetStartNs(int64_t ns) { start_ns_ = ns; }
+
   const Principal* principal() const { return has_principal_ ? &principal_ : nullptr; }
 
   // --- set by the server and middleware -------------------------------------
@@ -83,6 +87,7 @@ class Request {
   int n_params_ = 0;
   Principal principal_;
   bool has_principal_ = false;
+  int64_t start_ns_ = 0;
 };
 
 }  // namespace shopd::http

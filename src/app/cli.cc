@@ -1,0 +1,97 @@
+#include "app/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <map>
+
+#include "app/data_dir.h"
+#include "app/embedded_app.h"
+#include "app/settings.h"
+#include "app/supervisor.h"
+#include "obs/log.h"
+
+namespace shopd::app {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr int kUsageError = 2;
+
+int Serve(const config::ConfigSource& src) {
+  auto settings = Settings::Load(src);
+  if (!settings) {
+    std::cerr << "shopd serve: " << settings.error().message << "\n";
+    return kUsageError;
+  }
+  if (auto ok = EnsureDataDir(settings->app.data_dir); !ok) {
+    std::cerr << "shopd serve: " << ok.error().message << "\n";
+    return kUsageError;
+  }
+  auto secret = LoadOrCreateJwtSecret(settings->app.data_dir);
+  if (!secret) {
+    std::cerr << "shopd serve: " << secret.error().message << "\n";
+    return kUsageError;
+  }
+  settings->jwt_secret = std::move(*secret);
+
+  obs::InitLogging({.level = settings->app.log_level});
+  if (auto boot = Bootstrap(*settings); !boot) {
+    obs::LogError("start-up failed", {{"error", boot.error().message}, {"detail", boot.error().internal}});
+    obs::ShutdownLogging();
+    return 1;
+  }
+  if (settings->app.processes == 0) {
+    int rc = ServeEmbedded(*settings);
+    obs::ShutdownLogging();
+    return rc;
+  }
+  // Nothing threaded may run in the supervisor when it forks.
+  obs::ShutdownLogging();
+  SupervisorOptions opts;
+  opts.processes = settings->app.processes;
+  opts.shutdown_grace_ms = settings->server.drain_timeout_ms + 5000;
+  return RunSupervisor(opts, [&settings] {
+    obs::InitLogging({.level = settings->app.log_level});
+    int rc = ServeEmbedded(*settings);
+    obs::ShutdownLogging();
+    return rc;
+  });
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  // A closed stdout (log pipe) must not kill the server; writes report EPIPE instead.
+  ::signal(SIGPIPE, SIG_IGN);
+  CLI::App cli{"shopd: a fast, durable e-commerce backend (users, catalog, orders) in one binary.\n"
+               "Every option OPT is also read from the environment as SHOPD_OPT (flag wins).\n"
+               "Secrets come from the environment only: SHOPD_JWT_SECRET, SHOPD_ADMIN_EMAIL,\n"
+               "SHOPD_ADMIN_PASSWORD.",
+               "shopd"};
+  cli.set_version_flag("--version", kVersion);
+  cli.require_subcommand(1);
+
+  config::ConfigSource src;
+  Settings::DeclareAll(src);
+  CLI::App* serve = cli.add_subcommand("serve", "serve the HTTP API (embedded topology: SQLite in --data-dir)");
+  std::map<std::string, std::string> values;
+  for (const auto& spec : src.Specs()) {
+    std::string help = spec.help + " [env " + config::ConfigSource::EnvName(spec.key) +
+                       (spec.default_value.empty() ? "" : ", default " + spec.default_value) + "]";
+    serve->add_option("--" + spec.key, values[spec.key], help);
+  }
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = cli.exit(e);
+    return rc == 0 ? 0 : kUsageError;
+  }
+  for (const auto& [key, value] : values)
+    if (serve->count("--" + key) > 0) src.SetFlag(key, value);
+  if (serve->parsed()) return Serve(src);
+  return kUsageError;
+}
+
+}  // namespace shopd::app

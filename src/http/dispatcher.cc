@@ -1,0 +1,107 @@
+#include "http/dispatcher.h"
+
+#include <stdexcept>
+
+#include "http/authenticator.h"
+#include "http/problem.h"
+#include "obs/log.h"
+
+namespace shopd::http {
+namespace {
+
+// "Bearer <token>" with a case-insensitive scheme; "" when absent or malformed.
+std::string_view BearerToken(std::string_view header) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) return {};
+  for (size_t i = 0; i < kScheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return {};
+  std::string_view token = header.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(const Router& router, std::vector<std::unique_ptr<Middleware>> middlewares,
+                       const Authenticator* authenticator)
+    : router_(router), middlewares_(std::move(middlewares)), authenticator_(authenticator) {}
+
+void Dispatcher::Begin(Request& req, Pending& p) const {
+  for (const auto& mw : middlewares_) {
+    ++p.middlewares_ran;
+    if (auto early = mw->OnRequest(req)) {
+      p.response = std::move(*early);
+      return;
+    }
+  }
+  Router::Match match = router_.Find(req.method(), req);
+  if (!match.route) {
+    if (match.path_exists) {
+      p.response = Problem(req, 405, "method-not-allowed",
+                           "method " + std::string(req.method_text()) + " is not allowed here");
+      p.response.SetHeader("Allow", match.allow);
+    } else {
+      p.response = Problem(req, 404, "not-found", "no such resource");
+    }
+    return;
+  }
+  const Route& route = *match.route;
+  req.SetRoute(route.pattern);
+  if (route.options.requires_auth) {
+    std::string_view token = BearerToken(req.Header("Authorization"));
+    core::Result<Principal> who =
+        token.empty() || !authenticator_
+            ? core::Result<Principal>(core::Error::Make(core::Errc::kUnauthenticated, "a bearer token is required"))
+            : authenticator_->Authenticate(token);
+    if (!who) {
+      p.response = ProblemFromError(req, who.error());
+      return;
+    }
+    req.SetPrincipal(std::move(*who));
+  }
+  if (route.async) {
+    p.async_route = &route;
+    return;
+  }
+  try {
+    p.response = route.sync(req);
+  } catch (...) {
+    p.response = InternalError(req, std::current_exception());
+  }
+}
+
+void Dispatcher::Finish(Request& req, Pending& p) const {
+  if (p.async_route && p.async_route->options.no_store && p.response.GetHeader("Cache-Control").empty())
+    p.response.headers.emplace_back("Cache-Control", "no-store");
+  for (size_t i = p.middlewares_ran; i-- > 0;) middlewares_[i]->OnResponse(req, p.response);
+}
+
+Response Dispatcher::ForProtocolError(Request& req, int status, std::string_view slug,
+                                      std::string_view detail) const {
+  Pending p;
+  for (const auto& mw : middlewares_) {
+    ++p.middlewares_ran;
+    if (mw->OnRequest(req)) break;
+  }
+  p.response = Problem(req, status, slug, detail);
+  p.response.close = true;
+  Finish(req, p);
+  return std::move(p.response);
+}
+
+Response Dispatcher::InternalError(const Request& req, std::exception_ptr e) const {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  obs::LogError("handler failed", {{"request_id", req.request_id()},
+                                   {"route", req.route()},
+                                   {"error", what}});
+  return Problem(req, 500, "internal-error", "internal error");
+}
+
+}  // namespace shopd::http

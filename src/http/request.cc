@@ -1,0 +1,43 @@
+#include "http/request.h"
+
+#include <boost/url/parse_query.hpp>
+
+#include "http/detail/raw_request.h"
+
+namespace shopd::http {
+
+void Request::Bind(const Raw* raw, Method method, std::string_view method_text, std::string_view target,
+                   std::string_view body, std::string_view remote_ip) {
+  raw_ = raw;
+  method_ = method;
+  method_text_ = method_text;
+  target_ = target;
+  size_t q = target.find('?');
+  path_ = target.substr(0, q);
+  query_ = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  body_ = body;
+  remote_ip_ = remote_ip;
+}
+
+std::string_view Request::Header(std::string_view name) const {
+  if (!raw_ || !raw_->message) return {};
+  const auto& fields = raw_->message->base();
+  auto it = fields.find(name);
+  if (it == fields.end()) return {};
+  return it->value();
+}
+
+bool Request::QueryParam(std::string_view name, std::string& out) const {
+  if (query_.empty()) return false;
+  auto params = boost::urls::parse_query(query_);
+  if (!params) return false;
+  for (auto p : *params) {
+    if (p.key == name) {
+      out = p.has_value ? std::string(p.value) : std::string();
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace shopd::http

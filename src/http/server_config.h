@@ -1,0 +1,34 @@
+// http: the server's settings, declared and validated here. Depends on config.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config_source.h"
+#include "core/error.h"
+
+namespace shopd::http {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0 = any free port (see Server::port())
+  int threads = 1;
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_header_bytes = 16 << 10;
+  int64_t header_timeout_ms = 10'000;
+  int64_t body_timeout_ms = 30'000;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t write_timeout_ms = 30'000;
+  int64_t drain_timeout_ms = 10'000;
+  int64_t max_connections = 10'000;
+  std::vector<std::string> cors_origins;
+
+  static void Declare(config::ConfigSource& src);
+  static core::Result<ServerConfig> Load(const config::ConfigSource& src);
+};
+
+// "host:port" -> (host, port); "[::1]:80" for IPv6.
+core::Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view text);
+
+}  // namespace shopd::http

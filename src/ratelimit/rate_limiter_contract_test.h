@@ -1,0 +1,83 @@
+// ratelimit: the behaviour every RateLimiter backend must show. A backend's
+// test instantiates it with a factory that builds the limiter over a
+// ManualClock:
+//   INSTANTIATE_TEST_SUITE_P(Memory, RateLimiterContract, ::testing::Values(MakeMemory));
+#pragma once
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+
+#include "core/clock.h"
+#include "ratelimit/rate_limiter.h"
+
+namespace shopd::ratelimit {
+
+using RateLimiterFactory = std::function<std::unique_ptr<RateLimiter>(core::ManualClock&)>;
+
+class RateLimiterContract : public ::testing::TestWithParam<RateLimiterFactory> {
+ protected:
+  void SetUp() override { limiter_ = GetParam()(clock_); }
+  Decision Hit(std::string_view key, int limit, int64_t window) { return Do(key, limit, window, true); }
+  Decision Peek(std::string_view key, int limit, int64_t window) { return Do(key, limit, window, false); }
+  Decision Do(std::string_view key, int limit, int64_t window, bool count) {
+    boost::asio::io_context io;
+    auto fut = boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<Decision> {
+          if (count) co_return co_await limiter_->Hit(key, limit, window);
+          co_return co_await limiter_->Peek(key, limit, window);
+        },
+        boost::asio::use_future);
+    io.run();
+    return fut.get();
+  }
+
+  core::ManualClock clock_;
+  std::unique_ptr<RateLimiter> limiter_;
+};
+
+TEST_P(RateLimiterContract, AllowsUpToLimitThenRejectsWithRetryAfter) {
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Hit("k", 5, 60'000).allowed) << i;
+  Decision d = Hit("k", 5, 60'000);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_GT(d.retry_after_ms, 0);
+  EXPECT_LE(d.retry_after_ms, 12'000);  // one event's share of the window
+  EXPECT_GE(d.RetryAfterSeconds(), 1);
+}
+
+TEST_P(RateLimiterContract, RefillsOverTheWindow) {
+  for (int i = 0; i < 5; ++i) Hit("k", 5, 60'000);
+  EXPECT_FALSE(Hit("k", 5, 60'000).allowed);
+  clock_.AdvanceMs(12'000);
+  EXPECT_TRUE(Hit("k", 5, 60'000).allowed);
+  EXPECT_FALSE(Hit("k", 5, 60'000).allowed);
+  clock_.AdvanceMs(60'000);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Hit("k", 5, 60'000).allowed);
+}
+
+TEST_P(RateLimiterContract, KeysAreIndependent) {
+  for (int i = 0; i < 3; ++i) Hit("victim", 3, 60'000);
+  EXPECT_FALSE(Hit("victim", 3, 60'000).allowed);
+  EXPECT_TRUE(Hit("other", 3, 60'000).allowed);
+}
+
+TEST_P(RateLimiterContract, PeekDoesNotCount) {
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Peek("k", 2, 60'000).allowed);
+  EXPECT_TRUE(Hit("k", 2, 60'000).allowed);
+  EXPECT_TRUE(Hit("k", 2, 60'000).allowed);
+  EXPECT_FALSE(Peek("k", 2, 60'000).allowed);
+}
+
+TEST_P(RateLimiterContract, RejectedHitsAreNotCounted) {
+  Hit("k", 1, 10'000);
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(Hit("k", 1, 10'000).allowed);
+  clock_.AdvanceMs(10'000);
+  EXPECT_TRUE(Hit("k", 1, 10'000).allowed);
+}
+
+}  // namespace shopd::ratelimit

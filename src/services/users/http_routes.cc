@@ -1,0 +1,118 @@
+#include "services/users/http_routes.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <ctime>
+
+#include "http/json_body.h"
+#include "http/problem.h"
+#include "http/router.h"
+#include "services/users/users_service.h"
+
+namespace shopd::services {
+namespace {
+
+using boost::asio::awaitable;
+using http::Request;
+using http::Response;
+
+// RFC 3339 UTC, e.g. "2026-11-25T15:04:05Z".
+std::string Rfc3339(int64_t unix_s) {
+  time_t t = static_cast<time_t>(unix_s);
+  tm utc;
+  gmtime_r(&t, &utc);
+  char buf[32];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return std::string(buf, n);
+}
+
+std::string UserJson(const storage::User& u) {
+  return boost::json::serialize(boost::json::object{{"id", u.id},
+                                                    {"email", u.email},
+                                                    {"name", u.name},
+                                                    {"role", u.role},
+                                                    {"created_at", Rfc3339(u.created_at)}});
+}
+
+Response TokensJson(const TokenPair& t) {
+  return Response::Json(200, boost::json::serialize(boost::json::object{{"access_token", t.access_token},
+                                                                         {"refresh_token", t.refresh_token},
+                                                                         {"token_type", "Bearer"},
+                                                                         {"expires_in", t.expires_in}}));
+}
+
+// Reads {"refresh_token": "..."}; the shared body of refresh and logout.
+core::Result<std::string> ReadRefreshToken(const Request& req) {
+  auto body = http::ParseJsonObject(req);
+  if (!body) return body.error();
+  http::FieldReader in(*body);
+  std::string token = in.RequiredString("refresh_token");
+  in.RejectUnknown({"refresh_token"});
+  if (auto err = in.Finish()) return *err;
+  return token;
+}
+
+}  // namespace
+
+void RegisterUserRoutes(http::Router& router, UsersService& users) {
+  const http::RouteOptions auth_route{.requires_auth = false, .no_store = true};
+  const http::RouteOptions user_route{.requires_auth = true, .no_store = true};
+
+  router.Post("/v1/auth/register", [&users](Request& req) -> awaitable<Response> {
+    auto body = http::ParseJsonObject(req);
+    if (!body) co_return http::ProblemFromError(req, body.error());
+    http::FieldReader in(*body);
+    RegisterInput input{in.RequiredString("email"), in.RequiredString("password"), in.RequiredString("name")};
+    in.RejectUnknown({"email", "password", "name"});
+    if (auto err = in.Finish()) co_return http::ProblemFromError(req, *err);
+    auto user = co_await users.Register(std::move(input), std::string(req.remote_ip()));
+    if (!user) co_return http::ProblemFromError(req, user.error());
+    Response res = Response::Json(201, UserJson(*user));
+    res.SetHeader("Location", "/v1/users/" + user->id);
+    co_return res;
+  }, auth_route);
+
+  router.Post("/v1/auth/login", [&users](Request& req) -> awaitable<Response> {
+    auto body = http::ParseJsonObject(req);
+    if (!body) co_return http::ProblemFromError(req, body.error());
+    http::FieldReader in(*body);
+    std::string email = in.RequiredString("email");
+    std::string password = in.RequiredString("password");
+    in.RejectUnknown({"email", "password"});
+    if (auto err = in.Finish()) co_return http::ProblemFromError(req, *err);
+    auto tokens = co_await users.Login(std::move(email), std::move(password), std::string(req.remote_ip()));
+    if (!tokens) co_return http::ProblemFromError(req, tokens.error());
+    co_return TokensJson(*tokens);
+  }, auth_route);
+
+  router.Post("/v1/auth/refresh", [&users](Request& req) -> awaitable<Response> {
+    auto token = ReadRefreshToken(req);
+    if (!token) co_return http::ProblemFromError(req, token.error());
+    auto tokens = co_await users.Refresh(std::move(*token));
+    if (!tokens) co_return http::ProblemFromError(req, tokens.error());
+    co_return TokensJson(*tokens);
+  }, auth_route);
+
+  router.Post("/v1/auth/logout", [&users](Request& req) -> awaitable<Response> {
+    auto token = ReadRefreshToken(req);
+    if (!token) co_return http::ProblemFromError(req, token.error());
+    auto done = co_await users.Logout(std::move(*token));
+    if (!done) co_return http::ProblemFromError(req, done.error());
+    co_return Response::Empty(204);
+  }, auth_route);
+
+  router.Get("/v1/users/me", http::AsyncHandler([&users](Request& req) -> awaitable<Response> {
+    auto user = co_await users.GetMe(*req.principal());
+    if (!user) co_return http::ProblemFromError(req, user.error());
+    co_return Response::Json(200, UserJson(*user));
+  }), user_route);
+
+  router.Get("/v1/users/{id}", http::AsyncHandler([&users](Request& req) -> awaitable<Response> {
+    auto user = co_await users.GetUser(*req.principal(), std::string(req.PathParam("id")));
+    if (!user) co_return http::ProblemFromError(req, user.error());
+    co_return Response::Json(200, UserJson(*user));
+  }), user_route);
+}
+
+}  // namespace shopd::services

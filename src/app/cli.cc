@@ -70,6 +70,9 @@ int Main(int argc, char** argv) {
                "SHOPD_ADMIN_PASSWORD.",
                "shopd"};
   cli.set_version_flag("--version", kVersion);
+  cli.footer(
+      "Start with:  shopd serve [--listen HOST:PORT] [--data-dir DIR] [--threads N] [--processes N]\n"
+      "Every option: shopd serve --help");
   cli.require_subcommand(1);
 
   config::ConfigSource src;

@@ -29,6 +29,7 @@ int64_t NowMs() {
 void SupLog(obs::LogLevel level, std::string_view event, obs::Fields fields) {
   std::string line;
   obs::AppendJsonLogLine(line, std::chrono::system_clock::now(), level, event, fields);
+  if (line.empty() || line.back() != '\n') line += '\n';
   obs::WriteAll(1, line);
 }
 

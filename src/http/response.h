@@ -19,6 +19,10 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // Constant, pre-formatted header lines ("Name: value\r\n"...) with static
+  // storage duration, e.g. the security headers every response carries:
+  // appended without allocating.
+  std::vector<std::string_view> static_header_blocks;
   bool close = false;  // send `Connection: close` and close after writing
 
   static Response Json(int status, std::string body) {
@@ -53,6 +57,16 @@ struct Response {
   std::string_view GetHeader(std::string_view name) const {
     for (auto& [n, v] : headers)
       if (n == name) return v;
+    for (std::string_view block : static_header_blocks) {
+      while (!block.empty()) {
+        size_t eol = block.find("\r\n");
+        std::string_view line = block.substr(0, eol);
+        if (line.size() > name.size() + 1 && line.substr(0, name.size()) == name && line[name.size()] == ':')
+          return line.substr(name.size() + 2);
+        if (eol == std::string_view::npos) break;
+        block.remove_prefix(eol + 2);
+      }
+    }
     return {};
   }
 };

@@ -67,7 +67,9 @@ Method ToMethod(bhttp::verb v) {
 }
 
 bool SafeHeaderValue(std::string_view v) {
-  return v.find_first_of("\r\n") == std::string_view::npos;
+  for (char c : v)
+    if (c == '\r' || c == '\n') return false;
+  return true;
 }
 
 void AppendNumber(std::string& out, size_t n) {
@@ -104,6 +106,7 @@ void AppendResponse(std::string& out, const Response& r, bool head_request, bool
     out += value;
     out += "\r\n";
   }
+  for (std::string_view block : r.static_header_blocks) out += block;
   if (close) out += "Connection: close\r\n";
   out += "\r\n";
   if (!head_request && !bodyless_status) out += r.body;

@@ -2,14 +2,20 @@
 
 namespace shopd::http {
 
+namespace {
+constexpr std::string_view kSecurityHeaders =
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n";
+constexpr std::string_view kNoStore = "Cache-Control: no-store\r\n";
+}  // namespace
+
 void SecurityHeadersMiddleware::OnResponse(const Request& req, Response& res) {
-  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  res.headers.emplace_back("X-Frame-Options", "DENY");
-  res.headers.emplace_back("Referrer-Policy", "no-referrer");
+  res.static_header_blocks.push_back(kSecurityHeaders);
   // Auth and user documents must not be kept by shared or browser caches.
   std::string_view path = req.path();
   if (path.starts_with("/v1/auth/") || path.starts_with("/v1/users/"))
-    if (res.GetHeader("Cache-Control").empty()) res.headers.emplace_back("Cache-Control", "no-store");
+    if (res.GetHeader("Cache-Control").empty()) res.static_header_blocks.push_back(kNoStore);
 }
 
 }  // namespace shopd::http

@@ -6,7 +6,24 @@
 
 #include <cstdlib>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <thread>
+
 #include "app/ops_routes.h"
+#include "cache/memory/memory_cache.h"
+#include "events/consumer.h"
+#include "events/sqlite/sqlite_event_log.h"
+#include "events/sqlite/sqlite_outbox_relay.h"
+#include "queue/sqlite/sqlite_job_queue.h"
+#include "queue/worker.h"
+#include "services/catalog/catalog_service.h"
+#include "services/catalog/http_routes.h"
+#include "services/orders/http_routes.h"
+#include "services/orders/orders_service.h"
+#include "storage/sqlite/sqlite_catalog_store.h"
+#include "storage/sqlite/sqlite_order_store.h"
+#include "workers/order_saga.h"
+#include "workers/payment_provider.h"
 #include "auth/jwt.h"
 #include "core/clock.h"
 #include "exec/worker_pool.h"
@@ -91,9 +108,66 @@ int ServeEmbedded(const Settings& s) {
   services::UsersService users(s.users, store, limiter, pool, jwt, clock);
   services::TokenAuthenticator authenticator(jwt, clock);
 
+  // Catalog: cache-aside reads over the SQLite catalog.
+  cache::MemoryCache product_cache(
+      clock,
+      cache::MemoryCacheOptions{.max_entries = static_cast<size_t>(s.catalog.cache_max_entries),
+                                .max_bytes = static_cast<size_t>(s.catalog.cache_max_bytes)},
+      &metrics, "products");
+  storage::sqlite::SqliteCatalogStore catalog_store(**db, pool);
+  services::CatalogService catalog(catalog_store, product_cache, clock,
+                                   std::chrono::milliseconds(s.catalog.cache_ttl_ms));
+
+  // Orders and their asynchronous path: outbox -> event log -> saga jobs -> workers.
+  // Background work runs on its own io_context thread, away from the reactors.
+  boost::asio::io_context background(1);
+  auto background_guard = boost::asio::make_work_guard(background);
+  storage::sqlite::SqliteOrderStore order_store(**db, pool);
+  events::sqlite::SqliteEventLog event_log(**db, pool, clock);
+  queue::JobQueueOptions queue_options;
+  queue_options.default_max_attempts = static_cast<int>(s.workers.job_max_attempts);
+  queue::sqlite::SqliteJobQueue jobs(**db, pool, clock, queue_options);
+  workers::SimulatedPaymentProvider payments(workers::SimulatedPaymentOptions{
+      s.workers.payment_decline_rate, std::chrono::milliseconds(s.workers.payment_latency_ms)});
+  workers::OrderSaga saga(order_store, payments, clock);
+  constexpr const char* kSagaQueue = "order-saga";
+  queue::JobWorker saga_worker(
+      jobs,
+      queue::JobWorkerOptions{.queue = kSagaQueue,
+                              .concurrency = static_cast<size_t>(s.workers.workers),
+                              .lease_ms = s.workers.job_lease_ms},
+      [&saga](const queue::LeasedJob& job) { return saga.Run(job.payload); });
+  // Each order.created event becomes one saga job; the order id dedupes
+  // redelivered events, and the saga itself is idempotent on top of that.
+  events::EventConsumer created_consumer(
+      event_log, events::EventConsumerOptions{.topic = "order.created", .group = "order-saga"},
+      [&jobs, &saga_worker](const events::Event& e) -> boost::asio::awaitable<core::Result<void>> {
+        queue::EnqueueRequest job;
+        job.queue = kSagaQueue;
+        job.payload = e.key;
+        job.dedupe_key = e.key;
+        auto id = co_await jobs.Enqueue(std::move(job));
+        if (!id) co_return id.error();
+        saga_worker.Notify();
+        co_return core::Result<void>{};
+      });
+  events::OutboxRelayOptions relay_options;
+  relay_options.on_relayed = [&created_consumer] { created_consumer.Notify(); };
+  events::sqlite::SqliteOutboxRelay relay(**db, pool, event_log, relay_options);
+  services::OrdersService orders(order_store, clock, [&relay] { relay.Notify(); });
+  relay.Start(background.get_executor());
+  created_consumer.Start(background.get_executor());
+  saga_worker.Start(background.get_executor());
+  std::thread background_thread([&background] {
+    pthread_setname_np(pthread_self(), "shopd-bg");
+    background.run();
+  });
+
   http::Router router;
   RegisterOpsRoutes(router, metrics, [&store]() { return store.Ping(); });
   services::RegisterUserRoutes(router, users);
+  services::RegisterCatalogRoutes(router, catalog);
+  services::RegisterOrderRoutes(router, orders);
 
   std::vector<std::unique_ptr<http::Middleware>> middlewares;
   middlewares.push_back(std::make_unique<http::RequestIdMiddleware>());
@@ -105,6 +179,9 @@ int ServeEmbedded(const Settings& s) {
   try {
     server.Listen();
   } catch (const std::exception& e) {
+    background_guard.reset();
+    background.stop();
+    background_thread.join();
     obs::LogError("cannot listen", {{"address", s.server.host}, {"port", s.server.port}, {"error", e.what()}});
     return 1;
   }
@@ -115,8 +192,19 @@ int ServeEmbedded(const Settings& s) {
                              {"data_dir", s.app.data_dir},
                              {"pid", static_cast<int64_t>(::getpid())}});
   server.Run();
-  // Accepted blocking tasks finish while the reactors' io_contexts still exist
-  // to receive (and drop) their completions.
+  // Stop the background loops (each finishes what it holds: a leased job that
+  // is cut short is redelivered after its lease, an uncommitted event re-read).
+  boost::asio::co_spawn(
+      background,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await relay.Stop();
+        co_await created_consumer.Stop();
+        co_await saga_worker.Stop();
+      },
+      [&](std::exception_ptr) { background_guard.reset(); });
+  background_thread.join();
+  // Accepted blocking tasks finish while the io_contexts still exist to
+  // receive (and drop) their completions.
   pool.Shutdown();
   obs::LogInfo("stopped", {{"pid", static_cast<int64_t>(::getpid())}});
   // The rest is destroyed in reverse order of construction: server, services,

@@ -7,7 +7,9 @@
 #include "app/app_config.h"
 #include "config/config_source.h"
 #include "http/server_config.h"
+#include "services/catalog/catalog_config.h"
 #include "services/users/users_config.h"
+#include "workers/workers_config.h"
 
 namespace shopd::app {
 
@@ -15,6 +17,8 @@ struct Settings {
   AppConfig app;
   http::ServerConfig server;
   services::UsersConfig users;
+  services::CatalogConfig catalog;
+  workers::WorkersConfig workers;
   std::string jwt_secret;  // resolved at start-up (environment or data dir)
 
   // Declares every module's options on `src` (for --help and for Load).

@@ -17,6 +17,8 @@ class Clock {
   virtual int64_t UnixSeconds() const = 0;
   // Monotonic milliseconds, for rate windows and timeouts.
   virtual int64_t MonotonicMs() const = 0;
+  // Wall-clock milliseconds since the Unix epoch (order timestamps).
+  virtual int64_t UnixMillis() const { return UnixSeconds() * 1000; }
 };
 
 class SystemClock final : public Clock {
@@ -28,6 +30,10 @@ class SystemClock final : public Clock {
   int64_t MonotonicMs() const override {
     using namespace std::chrono;
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  }
+  int64_t UnixMillis() const override {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   }
   static SystemClock& Instance() {
     static SystemClock clock;

@@ -12,6 +12,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,12 +60,11 @@ struct Error {
 template <class T>
 using Result = boost::system::result<T, Error>;
 
-}  // namespace shopd::core
-
-namespace boost::system {
-// Lets boost::system::result<T, shopd::core::Error>::value() throw something sensible.
-[[noreturn]] inline void throw_exception_from_error(const shopd::core::Error& e,
-                                                     const boost::source_location&) {
+// Found by argument-dependent lookup, so Result<T>::value() throws a
+// std::runtime_error carrying the message when it holds an error.
+[[noreturn]] inline void throw_exception_from_error(const Error& e, const boost::source_location&) {
   throw std::runtime_error(e.message + (e.internal.empty() ? "" : ": " + e.internal));
 }
-}  // namespace boost::system
+
+}  // namespace shopd::core
+

@@ -70,6 +70,32 @@ std::optional<std::string> FieldReader::OptionalString(std::string_view field) {
   return std::string(it->value().as_string());
 }
 
+int64_t FieldReader::RequiredInt(std::string_view field) {
+  auto it = obj_.find(field);
+  if (it == obj_.end()) {
+    AddError(std::string(field), "is required");
+    return 0;
+  }
+  const auto& v = it->value();
+  if (v.is_int64()) return v.as_int64();
+  if (v.is_uint64() && v.as_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v.as_uint64());
+  AddError(std::string(field), "must be an integer, got " + std::string(KindName(v)));
+  return 0;
+}
+
+const boost::json::array* FieldReader::RequiredArray(std::string_view field) {
+  auto it = obj_.find(field);
+  if (it == obj_.end()) {
+    AddError(std::string(field), "is required");
+    return nullptr;
+  }
+  if (!it->value().is_array()) {
+    AddError(std::string(field), "must be an array, got " + std::string(KindName(it->value())));
+    return nullptr;
+  }
+  return &it->value().as_array();
+}
+
 void FieldReader::RejectUnknown(std::initializer_list<std::string_view> known) {
   for (const auto& kv : obj_) {
     bool ok = false;

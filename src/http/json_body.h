@@ -13,6 +13,7 @@
 //   if (auto err = in.Finish()) return ProblemFromError(req, *err);
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <initializer_list>
@@ -36,6 +37,10 @@ class FieldReader {
   std::string RequiredString(std::string_view field);
   // nullopt when absent; a field error when present but not a string.
   std::optional<std::string> OptionalString(std::string_view field);
+  // 0 (and a field error) when missing or not an integer (1.5, "3", true are rejected).
+  int64_t RequiredInt(std::string_view field);
+  // The array's elements; empty (and a field error) when missing or not an array.
+  const boost::json::array* RequiredArray(std::string_view field);
   void RejectUnknown(std::initializer_list<std::string_view> known);
   void AddError(std::string field, std::string message) { errors_.push_back({std::move(field), std::move(message)}); }
   bool HasError(std::string_view field) const;

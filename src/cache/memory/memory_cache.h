@@ -75,16 +75,16 @@ class MemoryCache final : public Cache {
   struct Shard;
   struct Flight;
   class FlightGuard;
-  struct KeyRef;
   struct Delta;
 
   Shard& ShardFor(size_t hash) const;
-  std::shared_ptr<const std::string> Find(const KeyRef& key);
+  std::shared_ptr<const std::string> Find(std::string_view key, size_t hash);
+  void Drop(std::string_view key, size_t hash);
   // The GetOrLoad waiter path: parks until the key's load finishes; nullopt
-  // when it finished before we could join (look again).
-  boost::asio::awaitable<std::optional<core::Result<std::string>>> JoinFlight(Shard& shard,
-                                                                              const KeyRef& key);
-  void FinishFlight(Shard& shard, const KeyRef& key, Flight& flight,
+  // when it finished (or was invalidated) before we could join: look again.
+  boost::asio::awaitable<std::optional<core::Result<std::string>>> JoinFlight(Shard& shard, std::string_view key,
+                                                                              size_t hash);
+  void FinishFlight(Shard& shard, std::string_view key, size_t hash, Flight& flight,
                     const core::Result<std::string>& result, std::chrono::milliseconds ttl);
   void Apply(const Delta& delta);
 

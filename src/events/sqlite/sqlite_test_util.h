@@ -1,0 +1,95 @@
+// events/sqlite: test helpers shared by this folder's tests.
+#pragma once
+
+#include <stdlib.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <chrono>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "storage/sqlite/sqlite_database.h"
+
+namespace shopd::events::sqlite::test_util {
+
+// A fresh directory under $TMPDIR, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "shopd-events-test-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+inline std::unique_ptr<storage::sqlite::SqliteDatabase> OpenOrDie(const std::string& dir) {
+  auto db = storage::sqlite::SqliteDatabase::Open({.data_dir = dir});
+  if (!db) throw std::runtime_error("open failed: " + db.error().internal);
+  return std::move(*db);
+}
+
+// Drives one awaitable to completion on a private io_context.
+template <class T>
+T Await(boost::asio::awaitable<T> aw) {
+  boost::asio::io_context io;
+  std::optional<T> out;
+  std::exception_ptr error;
+  boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T value) {
+    error = e;
+    if (!e) out.emplace(std::move(value));
+  });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
+}
+
+// An io_context on its own thread for background loops; joined on destruction.
+class IoThread {
+ public:
+  IoThread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~IoThread() {
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  boost::asio::io_context& io() { return io_; }
+  // Runs `aw` here and waits for it.
+  void Run(boost::asio::awaitable<void> aw) { boost::asio::co_spawn(io_, std::move(aw), boost::asio::use_future).get(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+// Waits (really) for a condition that other threads make true, bounded.
+inline bool EventuallyTrue(const std::function<bool()>& condition,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace shopd::events::sqlite::test_util

@@ -1,0 +1,144 @@
+#include "services/orders/http_routes.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <charconv>
+#include <ctime>
+
+#include "http/json_body.h"
+#include "http/problem.h"
+#include "http/router.h"
+#include "services/orders/orders_service.h"
+
+namespace shopd::services {
+namespace {
+
+using boost::asio::awaitable;
+using http::Request;
+using http::Response;
+
+std::string Rfc3339Ms(int64_t unix_ms) {
+  time_t t = static_cast<time_t>(unix_ms / 1000);
+  tm utc;
+  gmtime_r(&t, &utc);
+  char buf[40];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  n += static_cast<size_t>(snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unix_ms % 1000)));
+  return std::string(buf, n);
+}
+
+boost::json::object OrderObject(const storage::Order& o) {
+  boost::json::array items;
+  for (const auto& i : o.items)
+    items.push_back(boost::json::object{
+        {"product_id", i.product_id}, {"quantity", i.quantity}, {"unit_price_cents", i.unit_price_cents}});
+  boost::json::object doc{{"id", o.id},
+                          {"status", o.status},
+                          {"total_cents", o.total_cents},
+                          {"currency", o.currency},
+                          {"items", std::move(items)},
+                          {"created_at", Rfc3339Ms(o.created_at)},
+                          {"updated_at", Rfc3339Ms(o.updated_at)}};
+  if (!o.reason.empty()) doc["reason"] = o.reason;
+  return doc;
+}
+
+core::Result<std::vector<OrderLine>> ReadLines(const Request& req) {
+  auto body = http::ParseJsonObject(req);
+  if (!body) return body.error();
+  http::FieldReader in(*body);
+  std::vector<OrderLine> lines;
+  if (const auto* items = in.RequiredArray("items")) {
+    if (items->size() > 50) {
+      in.AddError("items", "must hold 1 to 50 items");
+    } else {
+      for (size_t i = 0; i < items->size(); ++i) {
+        const std::string prefix = "items[" + std::to_string(i) + "]";
+        if (!(*items)[i].is_object()) {
+          in.AddError(prefix, "must be an object {product_id, quantity}");
+          continue;
+        }
+        http::FieldReader item((*items)[i].as_object());
+        OrderLine line{item.RequiredString("product_id"), item.RequiredInt("quantity")};
+        item.RejectUnknown({"product_id", "quantity"});
+        if (auto err = item.Finish())
+          for (auto& fe : err->field_errors) in.AddError(prefix + "." + fe.field, fe.message);
+        lines.push_back(std::move(line));
+      }
+    }
+  }
+  in.RejectUnknown({"items"});
+  if (auto err = in.Finish()) return *err;
+  return lines;
+}
+
+// limit: 1..100, default 20; 0 when the client sent anything else. A plain
+// int on purpose: it is read inside coroutines, where GCC 12 has mishandled
+// result types with non-trivial members.
+int ReadLimit(const Request& req) {
+  std::string text;
+  if (!req.QueryParam("limit", text)) return 20;
+  int v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v < 1 || v > 100) return 0;
+  return v;
+}
+
+core::Error BadLimit() {
+  return core::Error::Invalid("limit must be an integer from 1 to 100").WithType("invalid-limit");
+}
+
+}  // namespace
+
+void RegisterOrderRoutes(http::Router& router, OrdersService& orders) {
+  const http::RouteOptions owner{.requires_auth = true, .no_store = true};
+
+  router.Post("/v1/orders", [&orders](Request& req) -> awaitable<Response> {
+    auto lines = ReadLines(req);
+    if (!lines) co_return http::ProblemFromError(req, lines.error());
+    auto placed = co_await orders.Place(*req.principal(), std::string(req.Header("Idempotency-Key")),
+                                        std::move(*lines));
+    if (!placed) co_return http::ProblemFromError(req, placed.error());
+    // A replay answers what the first request was answered: the order as accepted.
+    storage::Order accepted = placed->order;
+    if (placed->replayed) {
+      accepted.status = "pending";
+      accepted.reason.clear();
+      accepted.updated_at = accepted.created_at;
+    }
+    Response res = Response::Json(202, boost::json::serialize(OrderObject(accepted)));
+    res.SetHeader("Location", "/v1/orders/" + accepted.id);
+    if (placed->replayed) res.SetHeader("Idempotent-Replayed", "true");
+    co_return res;
+  }, owner);
+
+  router.Get("/v1/orders/{id}", http::AsyncHandler([&orders](Request& req) -> awaitable<Response> {
+    auto o = co_await orders.Get(*req.principal(), std::string(req.PathParam("id")));
+    if (!o) co_return http::ProblemFromError(req, o.error());
+    co_return Response::Json(200, boost::json::serialize(OrderObject(*o)));
+  }), owner);
+
+  router.Get("/v1/orders", http::AsyncHandler([&orders](Request& req) -> awaitable<Response> {
+    const int limit = ReadLimit(req);
+    if (limit == 0) co_return http::ProblemFromError(req, BadLimit());
+    std::string cursor;
+    req.QueryParam("cursor", cursor);
+    auto page = co_await orders.List(*req.principal(), std::move(cursor), limit);
+    if (!page) co_return http::ProblemFromError(req, page.error());
+    boost::json::array items;
+    for (const auto& o : page->items) items.push_back(OrderObject(o));
+    boost::json::object doc{{"items", std::move(items)}};
+    if (page->next_cursor) doc["next_cursor"] = *page->next_cursor;
+    else doc["next_cursor"] = nullptr;
+    co_return Response::Json(200, boost::json::serialize(doc));
+  }), owner);
+
+  router.Post("/v1/orders/{id}/cancel", [&orders](Request& req) -> awaitable<Response> {
+    auto o = co_await orders.Cancel(*req.principal(), std::string(req.PathParam("id")));
+    if (!o) co_return http::ProblemFromError(req, o.error());
+    co_return Response::Json(200, boost::json::serialize(OrderObject(*o)));
+  }, owner);
+}
+
+}  // namespace shopd::services

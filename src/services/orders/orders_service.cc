@@ -1,0 +1,97 @@
+#include "services/orders/orders_service.h"
+
+#include <set>
+
+#include "auth/token_hash.h"
+#include "core/base64url.h"
+#include "core/random.h"
+
+namespace shopd::services {
+
+using core::Errc;
+using core::Error;
+
+OrdersService::OrdersService(storage::OrderStore& store, const core::Clock& clock, std::function<void()> on_accepted)
+    : store_(store), clock_(clock), on_accepted_(std::move(on_accepted)) {}
+
+bool OrdersService::ValidIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > 255) return false;
+  for (unsigned char c : key)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+std::string OrdersService::RequestHash(const std::vector<OrderLine>& lines) {
+  std::string canonical;
+  for (const auto& l : lines) canonical += l.product_id + "\x1f" + std::to_string(l.quantity) + "\x1e";
+  return auth::Sha256Hex(canonical);
+}
+
+std::optional<Error> OrdersService::Validate(const std::vector<OrderLine>& lines) {
+  std::vector<core::FieldError> errors;
+  if (lines.empty() || lines.size() > 50) errors.push_back({"items", "must hold 1 to 50 items"});
+  std::set<std::string_view> seen;
+  for (size_t i = 0; i < lines.size() && i < 50; ++i) {
+    const std::string prefix = "items[" + std::to_string(i) + "].";
+    const auto& l = lines[i];
+    if (l.product_id.empty() || l.product_id.size() > 64)
+      errors.push_back({prefix + "product_id", "must be a product id"});
+    else if (!seen.insert(l.product_id).second)
+      errors.push_back({prefix + "product_id", "appears more than once; combine the quantities"});
+    if (l.quantity < 1 || l.quantity > 1000) errors.push_back({prefix + "quantity", "must be an integer from 1 to 1000"});
+  }
+  if (errors.empty()) return std::nullopt;
+  return Error::Invalid("request body failed validation", std::move(errors));
+}
+
+boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Place(const http::Principal& caller,
+                                                                                 std::string idempotency_key,
+                                                                                 std::vector<OrderLine> lines) {
+  if (idempotency_key.empty())
+    co_return Error::Invalid("the Idempotency-Key header is required").WithType("idempotency-key-missing");
+  if (!ValidIdempotencyKey(idempotency_key))
+    co_return Error::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        .WithType("idempotency-key-invalid");
+  if (auto e = Validate(lines)) co_return *e;
+  storage::NewOrder order;
+  order.id = core::NewUuid();
+  order.user_id = caller.user_id;
+  order.idempotency_key = std::move(idempotency_key);
+  order.request_hash = RequestHash(lines);
+  order.now_ms = clock_.UnixMillis();
+  for (auto& l : lines) order.items.push_back(storage::OrderItem{std::move(l.product_id), l.quantity, 0});
+  auto created = co_await store_.CreateOrder(std::move(order));
+  if (created && !created->replayed && on_accepted_) on_accepted_();
+  co_return created;
+}
+
+boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Get(const http::Principal& caller,
+                                                                        std::string id) {
+  if (id.empty() || id.size() > 64) co_return Error::Make(Errc::kNotFound, "no such order");
+  co_return co_await store_.GetOrder(caller.user_id, std::move(id));
+}
+
+boost::asio::awaitable<core::Result<storage::OrderPage>> OrdersService::List(const http::Principal& caller,
+                                                                             std::string cursor, int limit) {
+  // The client sees an opaque cursor; the store pages by its own sequence.
+  std::string position;
+  if (!cursor.empty()) {
+    auto raw = core::Base64UrlDecode(cursor);
+    if (!raw || !raw->starts_with("o1:") || raw->size() == 3 || raw->size() > 24)
+      co_return Error::Invalid("cursor is not valid").WithType("invalid-cursor");
+    position = raw->substr(3);
+  }
+  auto page = co_await store_.ListOrders(caller.user_id, std::move(position), limit);
+  if (page && page->next_cursor) page->next_cursor = core::Base64UrlEncode("o1:" + *page->next_cursor);
+  co_return page;
+}
+
+boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Cancel(const http::Principal& caller,
+                                                                           std::string id) {
+  if (id.empty() || id.size() > 64) co_return Error::Make(Errc::kNotFound, "no such order");
+  auto o = co_await store_.CancelOrder(caller.user_id, std::move(id), clock_.UnixMillis());
+  if (o && on_accepted_) on_accepted_();
+  co_return o;
+}
+
+}  // namespace shopd::services

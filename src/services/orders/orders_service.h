@@ -1,0 +1,52 @@
+// services/orders: placing, reading and cancelling orders — domain logic over
+// OrderStore, free of HTTP. Depends on core, storage.
+//
+// Placing an order only validates and commits it (pending, with its
+// `order.created` event in the same transaction); the saga in workers/ takes
+// it from there. So a 202 means: durably accepted, never lost.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "http/request.h"
+#include "storage/order_store.h"
+
+namespace shopd::services {
+
+struct OrderLine {
+  std::string product_id;
+  int64_t quantity = 0;
+};
+
+class OrdersService {
+ public:
+  // `on_accepted` runs after each newly committed order (e.g. to wake the outbox relay).
+  OrdersService(storage::OrderStore& store, const core::Clock& clock, std::function<void()> on_accepted = {});
+
+  boost::asio::awaitable<core::Result<storage::CreatedOrder>> Place(const http::Principal& caller,
+                                                                    std::string idempotency_key,
+                                                                    std::vector<OrderLine> lines);
+  boost::asio::awaitable<core::Result<storage::Order>> Get(const http::Principal& caller, std::string id);
+  boost::asio::awaitable<core::Result<storage::OrderPage>> List(const http::Principal& caller, std::string cursor,
+                                                                int limit);
+  boost::asio::awaitable<core::Result<storage::Order>> Cancel(const http::Principal& caller, std::string id);
+
+  // 1..255 visible ASCII characters.
+  static bool ValidIdempotencyKey(std::string_view key);
+  // Same lines in the same order -> same hash; used to tell a retry from a reuse.
+  static std::string RequestHash(const std::vector<OrderLine>& lines);
+  static std::optional<core::Error> Validate(const std::vector<OrderLine>& lines);
+
+ private:
+  storage::OrderStore& store_;
+  const core::Clock& clock_;
+  std::function<void()> on_accepted_;
+};
+
+}  // namespace shopd::services

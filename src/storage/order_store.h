@@ -1,0 +1,93 @@
+// storage: the order store interface — orders, their items, idempotency keys,
+// stock reservations and the order events, each change in one transaction.
+// Depends on core.
+//
+// The status machine is enforced by the store itself (a database trigger on
+// SQLite), so an illegal transition is impossible, not just unlikely:
+//   pending -> confirmed | rejected | cancelled,  confirmed -> cancelled.
+// Every saga step is idempotent: running it again changes nothing twice.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/user_store.h"
+
+namespace shopd::storage {
+
+struct OrderItem {
+  std::string product_id;
+  int64_t quantity = 0;
+  int64_t unit_price_cents = 0;  // from the catalog at order time, never from the client
+};
+
+struct Order {
+  std::string id;
+  std::string user_id;
+  std::string status;  // pending | confirmed | rejected | cancelled
+  std::string reason;  // for rejected: out_of_stock | payment_declined
+  int64_t total_cents = 0;
+  std::string currency;
+  std::vector<OrderItem> items;
+  bool stock_reserved = false;
+  std::string payment;  // "" | approved | declined
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct NewOrder {
+  std::string id;
+  std::string user_id;
+  std::string idempotency_key;
+  std::string request_hash;  // of the normalised request body
+  std::vector<OrderItem> items;  // product_id + quantity; prices filled by the store
+  int64_t now_ms = 0;
+};
+
+struct CreatedOrder {
+  Order order;
+  bool replayed = false;  // the key was seen before with the same body
+};
+
+struct OrderPage {
+  std::vector<Order> items;
+  std::optional<std::string> next_cursor;
+};
+
+enum class ReserveOutcome { kReserved, kOutOfStock, kNotPending };
+
+class OrderStore {
+ public:
+  virtual ~OrderStore() = default;
+
+  // Validates products (kUnprocessable with field errors for unknown ids or
+  // mixed currencies), prices the items from the catalog, and writes the
+  // order as pending plus an `order.created` outbox event in ONE transaction.
+  // The same (user, idempotency key) returns the first order (replayed) when
+  // the request hash matches, kUnprocessable when it does not.
+  virtual Async<CreatedOrder> CreateOrder(NewOrder order) = 0;
+  // The owner's order; another user's order is kNotFound.
+  virtual Async<Order> GetOrder(std::string user_id, std::string order_id) = 0;
+  // Newest first; `cursor` is "" or a value from a previous page.
+  virtual Async<OrderPage> ListOrders(std::string user_id, std::string cursor, int limit) = 0;
+  // pending|confirmed -> cancelled (reserved stock released, `order.cancelled`
+  // event); already cancelled -> unchanged; rejected -> kConflict.
+  virtual Async<Order> CancelOrder(std::string user_id, std::string order_id, int64_t now_ms) = 0;
+
+  // --- saga steps (by order id, no owner check) ---
+  virtual Async<Order> LoadOrder(std::string order_id) = 0;
+  // All items or none: on success stock is decremented and the order marked
+  // reserved (idempotent: an already reserved order is kReserved again). When
+  // any item lacks stock the order is rejected (out_of_stock) with its event.
+  virtual Async<ReserveOutcome> ReserveStock(std::string order_id, int64_t now_ms) = 0;
+  // Records the payment decision once; later calls return the first one.
+  virtual Async<std::string> RecordPayment(std::string order_id, bool approved) = 0;
+  // pending -> confirmed + `order.confirmed`; a no-op in any other state.
+  virtual Async<Order> ConfirmOrder(std::string order_id, int64_t now_ms) = 0;
+  // pending -> rejected (releasing reserved stock) + `order.rejected`; a no-op otherwise.
+  virtual Async<Order> RejectOrder(std::string order_id, std::string reason, int64_t now_ms) = 0;
+};
+
+}  // namespace shopd::storage

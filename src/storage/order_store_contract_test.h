@@ -1,0 +1,224 @@
+// storage: the behaviour every CatalogStore + OrderStore backend must show.
+// A backend's test includes this once and instantiates it:
+//   INSTANTIATE_TEST_SUITE_P(Backends, OrderStoreContract, ::testing::Values(MakeSqlite), NameOf);
+// Its factory returns both stores over one fresh database.
+#pragma once
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "core/random.h"
+#include "storage/catalog_store.h"
+#include "storage/order_store.h"
+
+namespace shopd::storage {
+
+struct OrderStoreHarness {
+  virtual ~OrderStoreHarness() = default;
+  virtual CatalogStore& catalog() = 0;
+  virtual OrderStore& orders() = 0;
+};
+
+struct OrderStoreBackend {
+  std::string name;
+  std::function<std::unique_ptr<OrderStoreHarness>()> make;
+};
+
+namespace order_contract {
+template <class T>
+T Await(boost::asio::awaitable<T> task) {
+  boost::asio::io_context io;
+  auto fut = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.run();
+  return fut.get();
+}
+}  // namespace order_contract
+
+class OrderStoreContract : public ::testing::TestWithParam<OrderStoreBackend> {
+ protected:
+  void SetUp() override { h_ = GetParam().make(); }
+  CatalogStore& catalog() { return h_->catalog(); }
+  OrderStore& orders() { return h_->orders(); }
+  template <class T>
+  T Await(boost::asio::awaitable<T> t) { return order_contract::Await(std::move(t)); }
+
+  Product AddProduct(int64_t price, int64_t stock, std::string currency = "USD") {
+    Product p{core::NewUuid(), "Widget", "", price, currency, stock, 1, 1};
+    auto r = Await(catalog().CreateProduct(p));
+    EXPECT_TRUE(r);
+    return p;
+  }
+  NewOrder MakeOrder(const std::string& user, const std::string& key, std::vector<OrderItem> items) {
+    return NewOrder{core::NewUuid(), user, key, "hash-" + key, std::move(items), 1000};
+  }
+  int64_t Stock(const std::string& id) { return Await(catalog().GetProduct(id))->stock; }
+
+  std::unique_ptr<OrderStoreHarness> h_;
+};
+
+TEST_P(OrderStoreContract, CatalogCrudAndPaging) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(AddProduct(100 + i, 10).id);
+  std::sort(ids.begin(), ids.end());
+  auto first = Await(catalog().ListProducts("", 2));
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_EQ(first->items[0].id, ids[0]);
+  ASSERT_TRUE(first->next_after_id);
+  auto rest = Await(catalog().ListProducts(*first->next_after_id, 10));
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->items.size(), 3u);
+  EXPECT_FALSE(rest->next_after_id);
+  Product p = *Await(catalog().GetProduct(ids[0]));
+  p.price_cents = 999;
+  p.updated_at = 5;
+  auto updated = Await(catalog().UpdateProduct(p));
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->price_cents, 999);
+  EXPECT_EQ(Await(catalog().GetProduct("nope")).error().code, core::Errc::kNotFound);
+  p.id = "missing";
+  EXPECT_EQ(Await(catalog().UpdateProduct(p)).error().code, core::Errc::kNotFound);
+}
+
+TEST_P(OrderStoreContract, CreatePricesFromCatalogAndIsIdempotent) {
+  auto a = AddProduct(250, 10), b = AddProduct(100, 10);
+  auto created = Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 1}, {b.id, 1, 1}})));
+  ASSERT_TRUE(created);
+  EXPECT_FALSE(created->replayed);
+  EXPECT_EQ(created->order.status, "pending");
+  EXPECT_EQ(created->order.total_cents, 600);  // client-sent prices (1) are ignored
+  EXPECT_EQ(created->order.currency, "USD");
+  auto again = Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 1}, {b.id, 1, 1}})));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->order.id, created->order.id);
+  NewOrder different = MakeOrder("u1", "k1", {{a.id, 3, 0}});
+  different.request_hash = "other";
+  EXPECT_EQ(Await(orders().CreateOrder(different)).error().code, core::Errc::kUnprocessable);
+  // The same key from another user is another order.
+  auto other = Await(orders().CreateOrder(MakeOrder("u2", "k1", {{a.id, 1, 0}})));
+  ASSERT_TRUE(other);
+  EXPECT_NE(other->order.id, created->order.id);
+}
+
+TEST_P(OrderStoreContract, UnknownProductAndMixedCurrencyAreRejected) {
+  auto usd = AddProduct(100, 1), eur = AddProduct(100, 1, "EUR");
+  auto unknown = Await(orders().CreateOrder(MakeOrder("u1", "k1", {{"nope", 1, 0}})));
+  ASSERT_FALSE(unknown);
+  ASSERT_EQ(unknown.error().field_errors.size(), 1u);
+  EXPECT_EQ(unknown.error().field_errors[0].field, "items[0].product_id");
+  EXPECT_FALSE(Await(orders().CreateOrder(MakeOrder("u1", "k2", {{usd.id, 1, 0}, {eur.id, 1, 0}}))));
+  EXPECT_FALSE(Await(orders().GetOrder("u1", "whatever")));
+}
+
+TEST_P(OrderStoreContract, OwnersOnly) {
+  auto a = AddProduct(100, 5);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 1, 0}})));
+  EXPECT_TRUE(Await(orders().GetOrder("u1", o.order.id)));
+  EXPECT_EQ(Await(orders().GetOrder("u2", o.order.id)).error().code, core::Errc::kNotFound);
+  EXPECT_EQ(Await(orders().CancelOrder("u2", o.order.id, 2000)).error().code, core::Errc::kNotFound);
+}
+
+TEST_P(OrderStoreContract, SagaStepsAreIdempotent) {
+  auto a = AddProduct(100, 5);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}})));
+  const std::string id = o.order.id;
+  EXPECT_EQ(*Await(orders().ReserveStock(id, 2000)), ReserveOutcome::kReserved);
+  EXPECT_EQ(*Await(orders().ReserveStock(id, 2001)), ReserveOutcome::kReserved);  // redelivery
+  EXPECT_EQ(Stock(a.id), 3);
+  EXPECT_EQ(*Await(orders().RecordPayment(id, true)), "approved");
+  EXPECT_EQ(*Await(orders().RecordPayment(id, false)), "approved");  // first decision wins
+  EXPECT_EQ(Await(orders().ConfirmOrder(id, 3000))->status, "confirmed");
+  EXPECT_EQ(Await(orders().ConfirmOrder(id, 3001))->status, "confirmed");
+  EXPECT_EQ(*Await(orders().ReserveStock(id, 3002)), ReserveOutcome::kNotPending);
+  EXPECT_EQ(Await(orders().RejectOrder(id, "payment_declined", 3003))->status, "confirmed");  // no-op
+  EXPECT_EQ(Stock(a.id), 3);
+  // confirmed -> cancelled releases the stock once.
+  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 4000))->status, "cancelled");
+  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 4001))->status, "cancelled");
+  EXPECT_EQ(Stock(a.id), 5);
+}
+
+TEST_P(OrderStoreContract, DeclinedPaymentReleasesStock) {
+  auto a = AddProduct(100, 5), b = AddProduct(100, 5);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}, {b.id, 3, 0}})));
+  EXPECT_EQ(*Await(orders().ReserveStock(o.order.id, 2000)), ReserveOutcome::kReserved);
+  EXPECT_EQ(Stock(a.id), 3);
+  EXPECT_EQ(Stock(b.id), 2);
+  EXPECT_EQ(*Await(orders().RecordPayment(o.order.id, false)), "declined");
+  auto rejected = Await(orders().RejectOrder(o.order.id, "payment_declined", 3000));
+  EXPECT_EQ(rejected->status, "rejected");
+  EXPECT_EQ(rejected->reason, "payment_declined");
+  EXPECT_EQ(Stock(a.id), 5);
+  EXPECT_EQ(Stock(b.id), 5);
+  // A confirmation after the rejection changes nothing; a rejected order cannot be cancelled.
+  EXPECT_EQ(Await(orders().ConfirmOrder(o.order.id, 3001))->status, "rejected");
+  EXPECT_EQ(Await(orders().CancelOrder("u1", o.order.id, 3002)).error().code, core::Errc::kConflict);
+}
+
+TEST_P(OrderStoreContract, ReservationIsAllOrNothing) {
+  auto plenty = AddProduct(100, 10), scarce = AddProduct(100, 1);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{plenty.id, 4, 0}, {scarce.id, 2, 0}})));
+  EXPECT_EQ(*Await(orders().ReserveStock(o.order.id, 2000)), ReserveOutcome::kOutOfStock);
+  EXPECT_EQ(Stock(plenty.id), 10);
+  EXPECT_EQ(Stock(scarce.id), 1);
+  auto after = *Await(orders().LoadOrder(o.order.id));
+  EXPECT_EQ(after.status, "rejected");
+  EXPECT_EQ(after.reason, "out_of_stock");
+}
+
+TEST_P(OrderStoreContract, CancelPendingNeedsNoRelease) {
+  auto a = AddProduct(100, 5);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}})));
+  EXPECT_EQ(Await(orders().CancelOrder("u1", o.order.id, 2000))->status, "cancelled");
+  EXPECT_EQ(*Await(orders().ReserveStock(o.order.id, 2001)), ReserveOutcome::kNotPending);
+  EXPECT_EQ(Stock(a.id), 5);
+}
+
+TEST_P(OrderStoreContract, NoOversellingUnderConcurrentReservations) {
+  auto a = AddProduct(100, 10);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i)
+    ids.push_back(Await(orders().CreateOrder(MakeOrder("u" + std::to_string(i), "k", {{a.id, 1, 0}})))->order.id);
+  std::atomic<int> reserved{0}, out{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (size_t i = static_cast<size_t>(t); i < ids.size(); i += 4) {
+        auto r = Await(orders().ReserveStock(ids[i], 2000));
+        ASSERT_TRUE(r);
+        (*r == ReserveOutcome::kReserved ? reserved : out)++;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(reserved.load(), 10);
+  EXPECT_EQ(out.load(), 40);
+  EXPECT_EQ(Stock(a.id), 0);
+}
+
+TEST_P(OrderStoreContract, ListsNewestFirstWithCursor) {
+  auto a = AddProduct(100, 100);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(Await(orders().CreateOrder(MakeOrder("u1", "k" + std::to_string(i), {{a.id, 1, 0}})))->order.id);
+  Await(orders().CreateOrder(MakeOrder("u2", "x", {{a.id, 1, 0}})));
+  auto page = Await(orders().ListOrders("u1", "", 3));
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->items.size(), 3u);
+  EXPECT_EQ(page->items[0].id, ids[4]);
+  ASSERT_TRUE(page->next_cursor);
+  auto rest = Await(orders().ListOrders("u1", *page->next_cursor, 3));
+  ASSERT_EQ(rest->items.size(), 2u);
+  EXPECT_EQ(rest->items[1].id, ids[0]);
+  EXPECT_FALSE(rest->next_cursor);
+  EXPECT_FALSE(Await(orders().ListOrders("u1", "garbage", 3)));
+}
+
+}  // namespace shopd::storage

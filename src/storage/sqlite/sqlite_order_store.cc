@@ -1,0 +1,348 @@
+#include "storage/sqlite/sqlite_order_store.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "events/outbox.h"
+
+namespace shopd::storage::sqlite {
+namespace {
+
+using core::Errc;
+using core::Error;
+using core::Result;
+
+constexpr const char* kOrderColumns =
+    "id, user_id, status, reason, total_cents, currency, stock_reserved, payment, created_at, updated_at, seq";
+
+struct Loaded {
+  Order order;
+  int64_t seq = 0;
+};
+
+Result<bool> LoadItems(Connection& conn, Order& o) {
+  auto st = conn.Prepare("SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = ? "
+                         "ORDER BY rowid");
+  if (!st) return st.error();
+  st->Bind(1, o.id);
+  for (;;) {
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    o.items.push_back(OrderItem{st->ColumnText(0), st->ColumnInt64(1), st->ColumnInt64(2)});
+  }
+  return true;
+}
+
+Loaded ReadOrder(const Statement& st) {
+  Loaded l;
+  l.order.id = st.ColumnText(0);
+  l.order.user_id = st.ColumnText(1);
+  l.order.status = st.ColumnText(2);
+  l.order.reason = st.ColumnText(3);
+  l.order.total_cents = st.ColumnInt64(4);
+  l.order.currency = st.ColumnText(5);
+  l.order.stock_reserved = st.ColumnInt64(6) != 0;
+  l.order.payment = st.ColumnText(7);
+  l.order.created_at = st.ColumnInt64(8);
+  l.order.updated_at = st.ColumnInt64(9);
+  l.seq = st.ColumnInt64(10);
+  return l;
+}
+
+// `where` selects by one text parameter.
+Result<Order> Find(Connection& conn, const std::string& where, const std::string& key) {
+  auto st = conn.Prepare(std::string("SELECT ") + kOrderColumns + " FROM orders WHERE " + where);
+  if (!st) return st.error();
+  st->Bind(1, key);
+  auto row = st->Step();
+  if (!row) return row.error();
+  if (!*row) return Error::Make(Errc::kNotFound, "no such order");
+  Order o = ReadOrder(*st).order;
+  st->Reset();
+  if (auto r = LoadItems(conn, o); !r) return r.error();
+  return o;
+}
+
+Result<void> Emit(Connection& conn, std::string_view topic, const Order& o, int64_t now_ms) {
+  boost::json::object payload{{"order_id", o.id}, {"user_id", o.user_id}, {"status", o.status}};
+  if (!o.reason.empty()) payload["reason"] = o.reason;
+  return events::AppendToOutbox(conn, topic, o.id, boost::json::serialize(payload), now_ms);
+}
+
+Result<void> SetStatus(Connection& conn, const std::string& id, std::string_view status, std::string_view reason,
+                       int64_t now_ms) {
+  // Terminal states hold no reservation; clearing it in the same statement
+  // keeps the table's invariants true at every statement boundary.
+  auto st = conn.Prepare(
+      "UPDATE orders SET status = ?1, reason = ?2, updated_at = ?3, "
+      "stock_reserved = CASE WHEN ?1 IN ('rejected', 'cancelled') THEN 0 ELSE stock_reserved END WHERE id = ?4");
+  if (!st) return st.error();
+  st->Bind(1, status).Bind(2, reason).Bind(3, now_ms).Bind(4, id);
+  return st->Run();
+}
+
+// Gives reserved stock back to the catalog; the caller moves the order to a
+// terminal state (which clears its reservation) in the same transaction.
+Result<void> ReleaseStock(Connection& conn, const Order& o) {
+  if (!o.stock_reserved) return {};
+  for (const auto& item : o.items) {
+    auto st = conn.Prepare("UPDATE products SET stock = stock + ? WHERE id = ?");
+    if (!st) return st.error();
+    st->Bind(1, item.quantity).Bind(2, item.product_id);
+    if (auto r = st->Run(); !r) return r.error();
+  }
+  return {};
+}
+
+// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT on a pooled connection.
+template <class Fn>
+auto InTransaction(SqliteDatabase& db, Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+  return db.WithConnection([&](Connection& conn) -> std::invoke_result_t<Fn&, Connection&> {
+    auto tx = Transaction::BeginImmediate(conn);
+    if (!tx) return tx.error();
+    auto result = fn(conn);
+    if (!result) return result;  // the transaction rolls back on destruction
+    if (auto c = tx->Commit(); !c) return c.error();
+    return result;
+  });
+}
+
+Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
+  // A repeated key answers the first result, never a second order.
+  {
+    auto st = conn.Prepare(std::string("SELECT ") + kOrderColumns +
+                           ", request_hash FROM orders WHERE user_id = ? AND idempotency_key = ?");
+    if (!st) return st.error();
+    st->Bind(1, in.user_id).Bind(2, in.idempotency_key);
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (*row) {
+      std::string hash = st->ColumnText(11);
+      Order first = ReadOrder(*st).order;
+      st->Reset();
+      if (hash != in.request_hash)
+        return Error::Make(Errc::kUnprocessable, "this Idempotency-Key was used with a different request body")
+            .WithType("idempotency-key-reuse");
+      if (auto r = LoadItems(conn, first); !r) return r.error();
+      return CreatedOrder{std::move(first), true};
+    }
+  }
+  Order o;
+  o.id = in.id;
+  o.user_id = in.user_id;
+  o.status = "pending";
+  o.created_at = o.updated_at = in.now_ms;
+  std::vector<core::FieldError> errors;
+  for (size_t i = 0; i < in.items.size(); ++i) {
+    const auto& item = in.items[i];
+    auto st = conn.Prepare("SELECT price_cents, currency FROM products WHERE id = ?");
+    if (!st) return st.error();
+    st->Bind(1, item.product_id);
+    auto row = st->Step();
+    if (!row) return row.error();
+    const std::string field = "items[" + std::to_string(i) + "].product_id";
+    if (!*row) {
+      errors.push_back({field, "no such product"});
+      continue;
+    }
+    OrderItem priced{item.product_id, item.quantity, st->ColumnInt64(0)};
+    std::string currency = st->ColumnText(1);
+    if (o.currency.empty()) o.currency = currency;
+    if (currency != o.currency) errors.push_back({field, "all items must share one currency"});
+    o.total_cents += priced.unit_price_cents * priced.quantity;
+    o.items.push_back(std::move(priced));
+  }
+  if (!errors.empty()) {
+    Error e = Error::Invalid("the order cannot be placed", std::move(errors));
+    return e;
+  }
+  auto ins = conn.Prepare(
+      "INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, request_hash, "
+      "created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)");
+  if (!ins) return ins.error();
+  ins->Bind(1, o.id).Bind(2, o.user_id).Bind(3, o.total_cents).Bind(4, o.currency);
+  ins->Bind(5, in.idempotency_key).Bind(6, in.request_hash).Bind(7, in.now_ms).Bind(8, in.now_ms);
+  if (auto r = ins->Run(); !r) return r.error();
+  for (const auto& item : o.items) {
+    auto st = conn.Prepare("INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) "
+                           "VALUES (?, ?, ?, ?)");
+    if (!st) return st.error();
+    st->Bind(1, o.id).Bind(2, item.product_id).Bind(3, item.quantity).Bind(4, item.unit_price_cents);
+    if (auto r = st->Run(); !r) return r.error();
+  }
+  if (auto r = Emit(conn, "order.created", o, in.now_ms); !r) return r.error();
+  return CreatedOrder{std::move(o), false};
+}
+
+}  // namespace
+
+Async<CreatedOrder> SqliteOrderStore::CreateOrder(NewOrder order) {
+  return pool_.Run([this, order = std::move(order)]() -> Result<CreatedOrder> {
+    return InTransaction(db_, [&](Connection& conn) { return Create(conn, order); });
+  });
+}
+
+Async<Order> SqliteOrderStore::GetOrder(std::string user_id, std::string order_id) {
+  return pool_.Run([this, user_id = std::move(user_id), order_id = std::move(order_id)]() -> Result<Order> {
+    return db_.WithConnection([&](Connection& conn) -> Result<Order> {
+      auto o = Find(conn, "id = ?", order_id);
+      if (o && o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
+      return o;
+    });
+  });
+}
+
+Async<OrderPage> SqliteOrderStore::ListOrders(std::string user_id, std::string cursor, int limit) {
+  return pool_.Run([this, user_id = std::move(user_id), cursor = std::move(cursor), limit]() -> Result<OrderPage> {
+    int64_t before = INT64_MAX;
+    if (!cursor.empty()) {
+      try {
+        size_t used = 0;
+        before = std::stoll(cursor, &used);
+        if (used != cursor.size() || before <= 0) throw std::invalid_argument("cursor");
+      } catch (const std::exception&) {
+        return Error::Invalid("cursor is not valid").WithType("invalid-cursor");
+      }
+    }
+    return db_.WithConnection([&](Connection& conn) -> Result<OrderPage> {
+      auto st = conn.Prepare(std::string("SELECT ") + kOrderColumns +
+                             " FROM orders WHERE user_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?");
+      if (!st) return st.error();
+      st->Bind(1, user_id).Bind(2, before).Bind(3, int64_t{limit} + 1);
+      OrderPage page;
+      std::vector<int64_t> seqs;
+      for (;;) {
+        auto row = st->Step();
+        if (!row) return row.error();
+        if (!*row) break;
+        Loaded l = ReadOrder(*st);
+        page.items.push_back(std::move(l.order));
+        seqs.push_back(l.seq);
+      }
+      st->Reset();
+      if (page.items.size() > static_cast<size_t>(limit)) {
+        page.items.pop_back();
+        page.next_cursor = std::to_string(seqs[static_cast<size_t>(limit) - 1]);
+      }
+      for (auto& o : page.items)
+        if (auto r = LoadItems(conn, o); !r) return r.error();
+      return page;
+    });
+  });
+}
+
+Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string order_id, int64_t now_ms) {
+  return pool_.Run([this, user_id = std::move(user_id), order_id = std::move(order_id), now_ms]() -> Result<Order> {
+    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
+      auto o = Find(conn, "id = ?", order_id);
+      if (!o) return o.error();
+      if (o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
+      if (o->status == "cancelled") return o;
+      if (o->status == "rejected")
+        return Error::Make(Errc::kConflict, "a rejected order cannot be cancelled").WithType("order-not-cancellable");
+      if (auto r = ReleaseStock(conn, *o); !r) return r.error();
+      if (auto r = SetStatus(conn, o->id, "cancelled", "", now_ms); !r) return r.error();
+      o->status = "cancelled";
+      o->stock_reserved = false;
+      o->updated_at = now_ms;
+      if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
+      return o;
+    });
+  });
+}
+
+Async<Order> SqliteOrderStore::LoadOrder(std::string order_id) {
+  return pool_.Run([this, order_id = std::move(order_id)]() -> Result<Order> {
+    return db_.WithConnection([&](Connection& conn) { return Find(conn, "id = ?", order_id); });
+  });
+}
+
+Async<ReserveOutcome> SqliteOrderStore::ReserveStock(std::string order_id, int64_t now_ms) {
+  return pool_.Run([this, order_id = std::move(order_id), now_ms]() -> Result<ReserveOutcome> {
+    return InTransaction(db_, [&](Connection& conn) -> Result<ReserveOutcome> {
+      auto o = Find(conn, "id = ?", order_id);
+      if (!o) return o.error();
+      if (o->status != "pending") return ReserveOutcome::kNotPending;
+      if (o->stock_reserved) return ReserveOutcome::kReserved;
+      // The guarded decrement is the whole no-overselling argument: it only
+      // succeeds while enough stock is left, inside one write transaction.
+      for (const auto& item : o->items) {
+        auto st = conn.Prepare("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?");
+        if (!st) return st.error();
+        st->Bind(1, item.quantity).Bind(2, item.product_id).Bind(3, item.quantity);
+        if (auto r = st->Run(); !r) return r.error();
+        if (conn.Changes() == 0) {
+          // Undo the items already taken by rolling back to a clean state:
+          // re-add them explicitly, since the transaction also records the rejection.
+          for (const auto& taken : o->items) {
+            if (&taken == &item) break;
+            auto back = conn.Prepare("UPDATE products SET stock = stock + ? WHERE id = ?");
+            if (!back) return back.error();
+            back->Bind(1, taken.quantity).Bind(2, taken.product_id);
+            if (auto r = back->Run(); !r) return r.error();
+          }
+          if (auto r = SetStatus(conn, o->id, "rejected", "out_of_stock", now_ms); !r) return r.error();
+          o->status = "rejected";
+          o->reason = "out_of_stock";
+          if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
+          return ReserveOutcome::kOutOfStock;
+        }
+      }
+      auto st = conn.Prepare("UPDATE orders SET stock_reserved = 1, updated_at = ? WHERE id = ?");
+      if (!st) return st.error();
+      st->Bind(1, now_ms).Bind(2, o->id);
+      if (auto r = st->Run(); !r) return r.error();
+      return ReserveOutcome::kReserved;
+    });
+  });
+}
+
+Async<std::string> SqliteOrderStore::RecordPayment(std::string order_id, bool approved) {
+  return pool_.Run([this, order_id = std::move(order_id), approved]() -> Result<std::string> {
+    return InTransaction(db_, [&](Connection& conn) -> Result<std::string> {
+      auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
+      if (!st) return st.error();
+      st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
+      if (auto r = st->Run(); !r) return r.error();
+      auto o = Find(conn, "id = ?", order_id);
+      if (!o) return o.error();
+      return o->payment;
+    });
+  });
+}
+
+Async<Order> SqliteOrderStore::ConfirmOrder(std::string order_id, int64_t now_ms) {
+  return pool_.Run([this, order_id = std::move(order_id), now_ms]() -> Result<Order> {
+    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
+      auto o = Find(conn, "id = ?", order_id);
+      if (!o) return o.error();
+      if (o->status != "pending" || !o->stock_reserved || o->payment != "approved") return o;
+      if (auto r = SetStatus(conn, o->id, "confirmed", "", now_ms); !r) return r.error();
+      o->status = "confirmed";
+      o->updated_at = now_ms;
+      if (auto r = Emit(conn, "order.confirmed", *o, now_ms); !r) return r.error();
+      return o;
+    });
+  });
+}
+
+Async<Order> SqliteOrderStore::RejectOrder(std::string order_id, std::string reason, int64_t now_ms) {
+  return pool_.Run([this, order_id = std::move(order_id), reason = std::move(reason), now_ms]() -> Result<Order> {
+    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
+      auto o = Find(conn, "id = ?", order_id);
+      if (!o) return o.error();
+      if (o->status != "pending") return o;
+      if (auto r = ReleaseStock(conn, *o); !r) return r.error();
+      if (auto r = SetStatus(conn, o->id, "rejected", reason, now_ms); !r) return r.error();
+      o->status = "rejected";
+      o->reason = reason;
+      o->stock_reserved = false;
+      o->updated_at = now_ms;
+      if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
+      return o;
+    });
+  });
+}
+
+}  // namespace shopd::storage::sqlite

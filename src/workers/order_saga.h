@@ -1,0 +1,34 @@
+// workers: the order saga — reserve stock, take payment, confirm; on a decline,
+// release the stock and reject. Depends on storage, and PaymentProvider.
+//
+// Run for an order id by a job worker, at least once. Every step is idempotent
+// in the store (a reservation is taken once, the payment decision is recorded
+// once, a status changes once), so a redelivered job changes nothing twice.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "storage/order_store.h"
+#include "workers/payment_provider.h"
+
+namespace shopd::workers {
+
+class OrderSaga {
+ public:
+  OrderSaga(storage::OrderStore& orders, PaymentProvider& payments, const core::Clock& clock)
+      : orders_(orders), payments_(payments), clock_(clock) {}
+
+  // Drives one order to a final status (or leaves it for a retry on error).
+  boost::asio::awaitable<core::Result<void>> Run(std::string order_id);
+
+ private:
+  storage::OrderStore& orders_;
+  PaymentProvider& payments_;
+  const core::Clock& clock_;
+};
+
+}  // namespace shopd::workers

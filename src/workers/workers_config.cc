@@ -1,0 +1,35 @@
+#include "workers/workers_config.h"
+
+#include <charconv>
+
+namespace shopd::workers {
+
+void WorkersConfig::Declare(config::ConfigSource& src) {
+  src.Declare({"workers", "4", "order saga jobs processed concurrently per process"});
+  src.Declare({"payment-decline-rate", "0", "simulated payment provider: share of charges declined (0..1)"});
+  src.Declare({"payment-latency-ms", "0", "simulated payment provider: latency per charge"});
+  src.Declare({"job-lease-ms", "10000", "a job whose worker died is redelivered after this long"});
+  src.Declare({"job-max-attempts", "8", "attempts before a job is dead-lettered"});
+}
+
+core::Result<WorkersConfig> WorkersConfig::Load(const config::ConfigSource& src) {
+  WorkersConfig c;
+  config::ConfigErrors errs;
+  int64_t v = 0;
+  errs.Take(src.GetInt("workers", 1, 1024), v);
+  c.workers = static_cast<int>(v);
+  std::string rate = src.Raw("payment-decline-rate").value_or("0");
+  double d = -1;
+  auto [end, ec] = std::from_chars(rate.data(), rate.data() + rate.size(), d);
+  if (ec != std::errc{} || end != rate.data() + rate.size() || d < 0 || d > 1)
+    errs.Add("payment-decline-rate: expected a number from 0 to 1, got '" + rate + "'");
+  else
+    c.payment_decline_rate = d;
+  errs.Take(src.GetInt("payment-latency-ms", 0, 60'000), c.payment_latency_ms);
+  errs.Take(src.GetInt("job-lease-ms", 100, 3'600'000), c.job_lease_ms);
+  errs.Take(src.GetInt("job-max-attempts", 1, 1000), c.job_max_attempts);
+  if (auto r = errs.Finish(); !r) return r.error();
+  return c;
+}
+
+}  // namespace shopd::workers

@@ -1,0 +1,22 @@
+// workers: settings of the in-process order workers and the simulated payment provider.
+#pragma once
+
+#include <cstdint>
+
+#include "config/config_source.h"
+#include "core/error.h"
+
+namespace shopd::workers {
+
+struct WorkersConfig {
+  int workers = 4;                 // saga jobs in flight per process
+  double payment_decline_rate = 0.0;
+  int64_t payment_latency_ms = 0;
+  int64_t job_lease_ms = 10'000;   // a job whose worker died is redelivered after this
+  int64_t job_max_attempts = 8;    // then it is dead-lettered
+
+  static void Declare(config::ConfigSource& src);
+  static core::Result<WorkersConfig> Load(const config::ConfigSource& src);
+};
+
+}  // namespace shopd::workers

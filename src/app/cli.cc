@@ -3,11 +3,13 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
 #include "app/data_dir.h"
 #include "app/embedded_app.h"
+#include "app/queue_cli.h"
 #include "app/settings.h"
 #include "app/supervisor.h"
 #include "obs/log.h"
@@ -85,6 +87,20 @@ int Main(int argc, char** argv) {
     serve->add_option("--" + spec.key, values[spec.key], help);
   }
 
+  CLI::App* queue_cmd = cli.add_subcommand("queue", "inspect the embedded job queue on a data dir");
+  queue_cmd->require_subcommand(1);
+  std::string queue_data_dir = std::getenv("SHOPD_DATA_DIR") ? std::getenv("SHOPD_DATA_DIR") : "./data";
+  CLI::App* stats_cmd = queue_cmd->add_subcommand("stats", "depth, in-flight, dead letters and completions per queue");
+  stats_cmd->add_option("--data-dir", queue_data_dir, "data directory [env SHOPD_DATA_DIR, default ./data]");
+  CLI::App* dead_cmd = queue_cmd->add_subcommand("dead-letters", "list dead letters, or re-enqueue one");
+  dead_cmd->add_option("--data-dir", queue_data_dir, "data directory [env SHOPD_DATA_DIR, default ./data]");
+  std::string dead_queue = "order-saga";
+  int64_t dead_limit = 100;
+  int64_t retry_id = 0;
+  dead_cmd->add_option("--queue", dead_queue, "queue name [default order-saga]");
+  dead_cmd->add_option("--limit", dead_limit, "at most this many [default 100]")->check(CLI::Range(1, 1000));
+  dead_cmd->add_option("--retry", retry_id, "re-enqueue the dead letter with this id")->check(CLI::PositiveNumber);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -94,6 +110,10 @@ int Main(int argc, char** argv) {
   for (const auto& [key, value] : values)
     if (serve->count("--" + key) > 0) src.SetFlag(key, value);
   if (serve->parsed()) return Serve(src);
+  if (stats_cmd->parsed()) return QueueStatsCommand(queue_data_dir);
+  if (dead_cmd->parsed())
+    return QueueDeadLettersCommand(queue_data_dir, dead_queue, dead_limit,
+                                   dead_cmd->count("--retry") ? std::optional<int64_t>(retry_id) : std::nullopt);
   return kUsageError;
 }
 

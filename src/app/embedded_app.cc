@@ -136,7 +136,16 @@ int ServeEmbedded(const Settings& s) {
       queue::JobWorkerOptions{.queue = kSagaQueue,
                               .concurrency = static_cast<size_t>(s.workers.workers),
                               .lease_ms = s.workers.job_lease_ms},
-      [&saga](const queue::LeasedJob& job) { return saga.Run(job.payload); });
+      [&saga, &metrics](const queue::LeasedJob& job) -> boost::asio::awaitable<core::Result<void>> {
+        auto finished = co_await saga.Run(job.payload);
+        if (!finished) co_return finished.error();
+        if (!finished->empty())
+          metrics
+              .GetCounter("shopd_orders_finished_total", "Orders the saga moved to a final status.",
+                          {{"status", *finished}})
+              .Inc();
+        co_return core::Result<void>{};
+      });
   // Each order.created event becomes one saga job; the order id dedupes
   // redelivered events, and the saga itself is idempotent on top of that.
   events::EventConsumer created_consumer(
@@ -154,7 +163,12 @@ int ServeEmbedded(const Settings& s) {
   events::OutboxRelayOptions relay_options;
   relay_options.on_relayed = [&created_consumer] { created_consumer.Notify(); };
   events::sqlite::SqliteOutboxRelay relay(**db, pool, event_log, relay_options);
-  services::OrdersService orders(order_store, clock, [&relay] { relay.Notify(); });
+  obs::Counter& orders_placed =
+      metrics.GetCounter("shopd_orders_placed_total", "Orders committed and answered 202 (replays not counted).");
+  services::OrdersService orders(order_store, clock, [&relay, &orders_placed](std::string_view change) {
+    if (change == "placed") orders_placed.Inc();
+    relay.Notify();
+  });
   relay.Start(background.get_executor());
   created_consumer.Start(background.get_executor());
   saga_worker.Start(background.get_executor());

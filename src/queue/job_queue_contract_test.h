@@ -81,39 +81,44 @@ T Await(boost::asio::awaitable<T> aw) {
   return std::move(*out);
 }
 
-// An io_context on its own threads, for JobWorker tests. Stops a worker that
-// a failed assertion left running, then joins.
+// An io_context on its own threads, for JobWorker tests; joined on destruction.
 class IoThreads {
  public:
   explicit IoThreads(int threads = 1) : guard_(boost::asio::make_work_guard(io_)) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
   }
   ~IoThreads() {
-    if (worker_ != nullptr) {
-      auto stopped = boost::asio::co_spawn(io_, worker_->Stop(), boost::asio::use_future);
-      stopped.wait_for(std::chrono::seconds(10));
-    }
     guard_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
   }
   boost::asio::io_context& io() { return io_; }
-  // Starts `worker` here; it is stopped by StopWorker() or the destructor.
-  void Start(JobWorker& worker) {
-    worker_ = &worker;
-    worker.Start(io_.get_executor());
-  }
-  void StopWorker() {
-    if (worker_ == nullptr) return;
-    boost::asio::co_spawn(io_, worker_->Stop(), boost::asio::use_future).get();
-    worker_ = nullptr;
-  }
 
  private:
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::vector<std::thread> threads_;
-  JobWorker* worker_ = nullptr;
+};
+
+// Starts a worker on IoThreads and stops it (bounded) when a test returns
+// early, before the worker itself is destroyed: declare it after the worker.
+class RunningWorker {
+ public:
+  RunningWorker(IoThreads& io, JobWorker& worker) : io_(io), worker_(worker) { worker.Start(io.io().get_executor()); }
+  ~RunningWorker() {
+    if (!stopped_) Stop();
+  }
+  // Stops the worker and waits up to `timeout` for its handlers.
+  bool Stop(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    stopped_ = true;
+    auto done = boost::asio::co_spawn(io_.io(), worker_.Stop(), boost::asio::use_future);
+    return done.wait_for(timeout) == std::future_status::ready;
+  }
+
+ private:
+  IoThreads& io_;
+  JobWorker& worker_;
+  bool stopped_ = false;
 };
 
 // Waits (really) for a condition that other threads make true, bounded.
@@ -690,7 +695,7 @@ TEST_P(JobQueueContract, WorkerRespectsItsConcurrencyAndCompletesEveryJob) {
                      if (++finished == kJobs) all_done.set_value();
                      co_return core::Result<void>{};
                    });
-  rig.Start(worker);
+  RunningWorker running(rig, worker);
   ASSERT_EQ(saturated.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
   // Every slot is taken, so no further job may be leased.
   EXPECT_EQ(Stats().in_flight, static_cast<int64_t>(kConcurrency));
@@ -701,7 +706,7 @@ TEST_P(JobQueueContract, WorkerRespectsItsConcurrencyAndCompletesEveryJob) {
     gate.cancel();
   });
   ASSERT_EQ(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  rig.StopWorker();
+  ASSERT_TRUE(running.Stop());
 
   EXPECT_EQ(max_seen, static_cast<int>(kConcurrency));
   EXPECT_EQ(worker.completed(), static_cast<uint64_t>(kJobs));
@@ -724,14 +729,14 @@ TEST_P(JobQueueContract, WorkerRetriesAFailingJobThenDeadLettersIt) {
                      }
                      co_return core::Error::Make(core::Errc::kUnavailable, "payment provider down");
                    });
-  rig.Start(worker);
+  RunningWorker running(rig, worker);
   // Each failure waits out a backoff on the ManualClock: move it along.
   ASSERT_TRUE(Eventually([&] {
     clock_.AdvanceMs(10'000);
     worker.Notify();
     return Stats().dead == 1;
   }));
-  rig.StopWorker();
+  ASSERT_TRUE(running.Stop());
 
   EXPECT_EQ(attempts, (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(worker.failed(), 3u);
@@ -752,13 +757,13 @@ TEST_P(JobQueueContract, WorkerTreatsAnExceptionAsAFailureAndRetries) {
     if (job.attempt == 1) throw std::runtime_error("kaput");
     co_return core::Result<void>{};
   });
-  rig.Start(worker);
+  RunningWorker running(rig, worker);
   ASSERT_TRUE(Eventually([&] {
     clock_.AdvanceMs(1000);
     worker.Notify();
     return worker.completed() == 1;
   }));
-  rig.StopWorker();
+  ASSERT_TRUE(running.Stop());
   EXPECT_EQ(calls.load(), 2);
   EXPECT_EQ(worker.failed(), 1u);
   QueueStats s = Stats();
@@ -778,7 +783,7 @@ TEST_P(JobQueueContract, WorkerStopWaitsForTheHandlersInFlight) {
     finished = true;
     co_return core::Result<void>{};
   });
-  rig.Start(worker);
+  RunningWorker running(rig, worker);
   ASSERT_EQ(started.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 
   auto stopped = boost::asio::co_spawn(rig.io(), worker.Stop(), boost::asio::use_future);

@@ -23,7 +23,9 @@ class OrderSaga {
       : orders_(orders), payments_(payments), clock_(clock) {}
 
   // Drives one order to a final status (or leaves it for a retry on error).
-  boost::asio::awaitable<core::Result<void>> Run(std::string order_id);
+  // Returns the status this run moved the order to ("confirmed", "rejected"),
+  // or "" when an earlier run or a cancellation had already finished it.
+  boost::asio::awaitable<core::Result<std::string>> Run(std::string order_id);
 
  private:
   storage::OrderStore& orders_;

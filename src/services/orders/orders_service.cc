@@ -11,8 +11,8 @@ namespace shopd::services {
 using core::Errc;
 using core::Error;
 
-OrdersService::OrdersService(storage::OrderStore& store, const core::Clock& clock, std::function<void()> on_accepted)
-    : store_(store), clock_(clock), on_accepted_(std::move(on_accepted)) {}
+OrdersService::OrdersService(storage::OrderStore& store, const core::Clock& clock, ChangeHook on_change)
+    : store_(store), clock_(clock), on_change_(std::move(on_change)) {}
 
 bool OrdersService::ValidIdempotencyKey(std::string_view key) {
   if (key.empty() || key.size() > 255) return false;
@@ -61,7 +61,7 @@ boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Place
   order.now_ms = clock_.UnixMillis();
   for (auto& l : lines) order.items.push_back(storage::OrderItem{std::move(l.product_id), l.quantity, 0});
   auto created = co_await store_.CreateOrder(std::move(order));
-  if (created && !created->replayed && on_accepted_) on_accepted_();
+  if (created && !created->replayed && on_change_) on_change_("placed");
   co_return created;
 }
 
@@ -90,7 +90,7 @@ boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Cancel(const
                                                                            std::string id) {
   if (id.empty() || id.size() > 64) co_return Error::Make(Errc::kNotFound, "no such order");
   auto o = co_await store_.CancelOrder(caller.user_id, std::move(id), clock_.UnixMillis());
-  if (o && on_accepted_) on_accepted_();
+  if (o && on_change_) on_change_("cancelled");
   co_return o;
 }
 

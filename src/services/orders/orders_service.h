@@ -26,8 +26,10 @@ struct OrderLine {
 
 class OrdersService {
  public:
-  // `on_accepted` runs after each newly committed order (e.g. to wake the outbox relay).
-  OrdersService(storage::OrderStore& store, const core::Clock& clock, std::function<void()> on_accepted = {});
+  // `on_change` runs after each committed change with "placed" or "cancelled"
+  // (e.g. to wake the outbox relay and count orders).
+  using ChangeHook = std::function<void(std::string_view change)>;
+  OrdersService(storage::OrderStore& store, const core::Clock& clock, ChangeHook on_change = {});
 
   boost::asio::awaitable<core::Result<storage::CreatedOrder>> Place(const http::Principal& caller,
                                                                     std::string idempotency_key,
@@ -46,7 +48,7 @@ class OrdersService {
  private:
   storage::OrderStore& store_;
   const core::Clock& clock_;
-  std::function<void()> on_accepted_;
+  ChangeHook on_change_;
 };
 
 }  // namespace shopd::services

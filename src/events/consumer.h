@@ -47,7 +47,8 @@ class EventConsumer {
  public:
   using Handler = std::function<boost::asio::awaitable<core::Result<void>>(const Event&)>;
 
-  // `log` must outlive the consumer's Stop().
+  // `log` must outlive the consumer's Stop(). The consumer owns timers on the
+  // executor it is started on: destroy it before that execution context.
   EventConsumer(EventLog& log, EventConsumerOptions options, Handler handler);
   // Asks a running consumer to stop; await Stop() first to also wait for it.
   ~EventConsumer();

@@ -41,7 +41,8 @@ struct OutboxRelayOptions {
 class OutboxRelay {
  public:
   explicit OutboxRelay(OutboxRelayOptions options);
-  // Asks a running loop to stop; await Stop() before destroying the relay.
+  // Asks a running loop to stop; await Stop() before destroying the relay,
+  // and destroy it before the execution context it was started on.
   virtual ~OutboxRelay();
   OutboxRelay(const OutboxRelay&) = delete;
   OutboxRelay& operator=(const OutboxRelay&) = delete;

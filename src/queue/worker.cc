@@ -82,6 +82,7 @@ struct JobWorker::Impl : std::enable_shared_from_this<Impl> {
   bool stopping = false;
   bool finished = true;  // false from Start until the loop and its handlers end
   size_t in_flight = 0;
+  std::atomic<bool> stopped{false};  // `finished`, for other threads
 
   std::atomic<uint64_t> completed_count{0};
   std::atomic<uint64_t> failed_count{0};
@@ -133,6 +134,7 @@ asio::awaitable<void> JobWorker::Impl::Loop(std::shared_ptr<Impl> self) {
     co_await self->wake->async_wait(asio::as_tuple(asio::use_awaitable));
   }
   self->finished = true;
+  self->stopped = true;
   self->done->cancel();
 }
 
@@ -183,7 +185,7 @@ JobWorker::JobWorker(JobQueue& queue, JobWorkerOptions options, Handler handler)
     : impl_(std::make_shared<Impl>(queue, std::move(options), std::move(handler))) {}
 
 JobWorker::~JobWorker() {
-  if (!impl_->strand) return;
+  if (!impl_->strand || impl_->stopped) return;
   asio::post(*impl_->strand, [self = impl_] {
     self->stopping = true;
     self->Kick();
@@ -205,6 +207,7 @@ void JobWorker::Start(asio::any_io_executor executor) {
     if (!e) return;
     obs::LogError("job_worker_crashed", {{"queue", self->options.queue}});
     self->finished = true;
+    self->stopped = true;
     self->done->cancel();
   });
 }

@@ -44,7 +44,8 @@ class JobWorker {
  public:
   using Handler = std::function<boost::asio::awaitable<core::Result<void>>(const LeasedJob&)>;
 
-  // `queue` must outlive the worker's Stop().
+  // `queue` must outlive the worker's Stop(). The worker owns timers on the
+  // executor it is started on: destroy it before that execution context.
   JobWorker(JobQueue& queue, JobWorkerOptions options, Handler handler);
   // Asks a running worker to stop; await Stop() first to also wait for it.
   ~JobWorker();

@@ -58,6 +58,11 @@ struct OrderPage {
 
 enum class ReserveOutcome { kReserved, kOutOfStock, kNotPending };
 
+struct Reservation {
+  ReserveOutcome outcome = ReserveOutcome::kNotPending;
+  Order order;  // as it stands after the step
+};
+
 class OrderStore {
  public:
   virtual ~OrderStore() = default;
@@ -81,9 +86,14 @@ class OrderStore {
   // All items or none: on success stock is decremented and the order marked
   // reserved (idempotent: an already reserved order is kReserved again). When
   // any item lacks stock the order is rejected (out_of_stock) with its event.
-  virtual Async<ReserveOutcome> ReserveStock(std::string order_id, int64_t now_ms) = 0;
+  virtual Async<Reservation> ReserveStock(std::string order_id, int64_t now_ms) = 0;
   // Records the payment decision once; later calls return the first one.
   virtual Async<std::string> RecordPayment(std::string order_id, bool approved) = 0;
+  // RecordPayment + ConfirmOrder/RejectOrder in ONE transaction: records the
+  // decision if none was recorded, then moves a pending order by the recorded
+  // decision (approved -> confirmed, declined -> rejected/payment_declined with
+  // its stock released). A no-op for an order that is no longer pending.
+  virtual Async<Order> SettlePayment(std::string order_id, bool approved, int64_t now_ms) = 0;
   // pending -> confirmed + `order.confirmed`; a no-op in any other state.
   virtual Async<Order> ConfirmOrder(std::string order_id, int64_t now_ms) = 0;
   // pending -> rejected (releasing reserved stock) + `order.rejected`; a no-op otherwise.

@@ -130,14 +130,14 @@ TEST_P(OrderStoreContract, SagaStepsAreIdempotent) {
   auto a = AddProduct(100, 5);
   auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}})));
   const std::string id = o.order.id;
-  EXPECT_EQ(*Await(orders().ReserveStock(id, 2000)), ReserveOutcome::kReserved);
-  EXPECT_EQ(*Await(orders().ReserveStock(id, 2001)), ReserveOutcome::kReserved);  // redelivery
+  EXPECT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(Await(orders().ReserveStock(id, 2001))->outcome, ReserveOutcome::kReserved);  // redelivery
   EXPECT_EQ(Stock(a.id), 3);
   EXPECT_EQ(*Await(orders().RecordPayment(id, true)), "approved");
   EXPECT_EQ(*Await(orders().RecordPayment(id, false)), "approved");  // first decision wins
   EXPECT_EQ(Await(orders().ConfirmOrder(id, 3000))->status, "confirmed");
   EXPECT_EQ(Await(orders().ConfirmOrder(id, 3001))->status, "confirmed");
-  EXPECT_EQ(*Await(orders().ReserveStock(id, 3002)), ReserveOutcome::kNotPending);
+  EXPECT_EQ(Await(orders().ReserveStock(id, 3002))->outcome, ReserveOutcome::kNotPending);
   EXPECT_EQ(Await(orders().RejectOrder(id, "payment_declined", 3003))->status, "confirmed");  // no-op
   EXPECT_EQ(Stock(a.id), 3);
   // confirmed -> cancelled releases the stock once.
@@ -149,7 +149,7 @@ TEST_P(OrderStoreContract, SagaStepsAreIdempotent) {
 TEST_P(OrderStoreContract, DeclinedPaymentReleasesStock) {
   auto a = AddProduct(100, 5), b = AddProduct(100, 5);
   auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}, {b.id, 3, 0}})));
-  EXPECT_EQ(*Await(orders().ReserveStock(o.order.id, 2000)), ReserveOutcome::kReserved);
+  EXPECT_EQ(Await(orders().ReserveStock(o.order.id, 2000))->outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Stock(a.id), 3);
   EXPECT_EQ(Stock(b.id), 2);
   EXPECT_EQ(*Await(orders().RecordPayment(o.order.id, false)), "declined");
@@ -163,10 +163,26 @@ TEST_P(OrderStoreContract, DeclinedPaymentReleasesStock) {
   EXPECT_EQ(Await(orders().CancelOrder("u1", o.order.id, 3002)).error().code, core::Errc::kConflict);
 }
 
+TEST_P(OrderStoreContract, SettlePaymentDecidesOnceAndMovesTheOrder) {
+  auto a = AddProduct(100, 5);
+  auto ok = *Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 0}})));
+  auto bad = *Await(orders().CreateOrder(MakeOrder("u1", "k2", {{a.id, 1, 0}})));
+  ASSERT_EQ(Await(orders().ReserveStock(ok.order.id, 2000))->outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(Await(orders().ReserveStock(bad.order.id, 2000))->outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(Stock(a.id), 2);
+  EXPECT_EQ(Await(orders().SettlePayment(ok.order.id, true, 3000))->status, "confirmed");
+  EXPECT_EQ(Await(orders().SettlePayment(ok.order.id, false, 3001))->status, "confirmed");  // decided already
+  auto rejected = Await(orders().SettlePayment(bad.order.id, false, 3000));
+  EXPECT_EQ(rejected->status, "rejected");
+  EXPECT_EQ(rejected->reason, "payment_declined");
+  EXPECT_EQ(Await(orders().SettlePayment(bad.order.id, true, 3001))->status, "rejected");
+  EXPECT_EQ(Stock(a.id), 3);  // the declined order's unit came back
+}
+
 TEST_P(OrderStoreContract, ReservationIsAllOrNothing) {
   auto plenty = AddProduct(100, 10), scarce = AddProduct(100, 1);
   auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{plenty.id, 4, 0}, {scarce.id, 2, 0}})));
-  EXPECT_EQ(*Await(orders().ReserveStock(o.order.id, 2000)), ReserveOutcome::kOutOfStock);
+  EXPECT_EQ(Await(orders().ReserveStock(o.order.id, 2000))->outcome, ReserveOutcome::kOutOfStock);
   EXPECT_EQ(Stock(plenty.id), 10);
   EXPECT_EQ(Stock(scarce.id), 1);
   auto after = *Await(orders().LoadOrder(o.order.id));
@@ -178,7 +194,7 @@ TEST_P(OrderStoreContract, CancelPendingNeedsNoRelease) {
   auto a = AddProduct(100, 5);
   auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}})));
   EXPECT_EQ(Await(orders().CancelOrder("u1", o.order.id, 2000))->status, "cancelled");
-  EXPECT_EQ(*Await(orders().ReserveStock(o.order.id, 2001)), ReserveOutcome::kNotPending);
+  EXPECT_EQ(Await(orders().ReserveStock(o.order.id, 2001))->outcome, ReserveOutcome::kNotPending);
   EXPECT_EQ(Stock(a.id), 5);
 }
 
@@ -194,7 +210,7 @@ TEST_P(OrderStoreContract, NoOversellingUnderConcurrentReservations) {
       for (size_t i = static_cast<size_t>(t); i < ids.size(); i += 4) {
         auto r = Await(orders().ReserveStock(ids[i], 2000));
         ASSERT_TRUE(r);
-        (*r == ReserveOutcome::kReserved ? reserved : out)++;
+        (r->outcome == ReserveOutcome::kReserved ? reserved : out)++;
       }
     });
   for (auto& th : threads) th.join();

@@ -37,6 +37,7 @@ void PollLoop::Start(asio::awaitable<void> body) {
       obs::LogError("poll_loop_crashed", {{"loop", self->name_}, {"error", what}});
     }
     self->finished_ = true;
+    self->returned_ = true;
     self->done_.cancel();
   });
 }
@@ -49,6 +50,7 @@ void PollLoop::Kick() {
 }
 
 void PollLoop::RequestStop() {
+  if (returned_) return;
   asio::post(strand_, [self = shared_from_this()] {
     self->stopping_ = true;
     self->wake_.cancel();

@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,7 +31,7 @@ class PollLoop : public std::enable_shared_from_this<PollLoop> {
   void Start(boost::asio::awaitable<void> body);
   // Ends the body's current kickable Sleep (or its next one). Any thread.
   void Kick();
-  // Asks the body to return, without waiting. Any thread.
+  // Asks the body to return, without waiting; nothing once it has. Any thread.
   void RequestStop();
   // Asks the body to return, then waits until it has. Idempotent; any executor.
   boost::asio::awaitable<void> Stop();
@@ -52,6 +53,7 @@ class PollLoop : public std::enable_shared_from_this<PollLoop> {
   bool kicked_ = false;
   bool stopping_ = false;
   bool finished_ = true;
+  std::atomic<bool> returned_{false};  // the body has returned; any thread
 };
 
 }  // namespace shopd::events::detail

@@ -14,6 +14,10 @@ using storage::sqlite::Transaction;
 constexpr size_t kMaxQueueNameBytes = 200;
 constexpr size_t kMaxDedupeKeyBytes = 512;
 constexpr size_t kMaxEnqueueBatch = 10'000;
+constexpr size_t kMaxErrorBytes = 4096;
+// Bounds that keep `now + x` far from overflow and catch unit mistakes.
+constexpr int64_t kMaxDelayMs = int64_t{10} * 365 * 24 * 3600 * 1000;  // 10 years
+constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;             // a day
 
 core::Error Invalid(std::string message) { return core::Error::Make(core::Errc::kInvalidArgument, std::move(message)); }
 
@@ -261,7 +265,7 @@ int64_t SqliteJobQueue::NowMs() const { return WallMs(clock_); }
 
 core::Result<void> SqliteJobQueue::Validate(const EnqueueRequest& r) const {
   if (r.queue.empty() || r.queue.size() > kMaxQueueNameBytes) return Invalid("queue name must be 1..200 bytes");
-  if (r.delay_ms < 0) return Invalid("delay_ms must not be negative");
+  if (r.delay_ms < 0 || r.delay_ms > kMaxDelayMs) return Invalid("delay_ms must be 0..10 years");
   if (r.max_attempts < 0) return Invalid("max_attempts must not be negative");
   if (r.payload.size() > options_.max_payload_bytes) return Invalid("job payload is too large");
   if (r.dedupe_key && (r.dedupe_key->empty() || r.dedupe_key->size() > kMaxDedupeKeyBytes)) {
@@ -352,7 +356,7 @@ core::Result<std::vector<JobId>> SqliteJobQueue::EnqueueBatchSync(const std::vec
 core::Result<std::vector<LeasedJob>> SqliteJobQueue::LeaseSync(const std::string& queue, size_t max_jobs,
                                                                int64_t lease_ms) {
   if (queue.empty()) return Invalid("queue name must not be empty");
-  if (lease_ms <= 0) return Invalid("lease_ms must be positive");
+  if (lease_ms <= 0 || lease_ms > kMaxLeaseMs) return Invalid("lease_ms must be 1 ms..24 h");
   max_jobs = std::min(max_jobs, options_.max_lease_batch);
   return db_.WithConnection([&](Connection& conn) {
     const int64_t now = NowMs();
@@ -365,12 +369,13 @@ core::Result<void> SqliteJobQueue::CompleteSync(JobId id, const std::string& lea
 }
 
 core::Result<void> SqliteJobQueue::FailSync(JobId id, const std::string& lease_token, const std::string& error) {
+  const std::string text = error.substr(0, kMaxErrorBytes);
   return db_.WithConnection(
-      [&](Connection& conn) { return FailJob(conn, id, lease_token, error, options_.retry, NowMs()); });
+      [&](Connection& conn) { return FailJob(conn, id, lease_token, text, options_.retry, NowMs()); });
 }
 
 core::Result<void> SqliteJobQueue::ExtendLeaseSync(JobId id, const std::string& lease_token, int64_t lease_ms) {
-  if (lease_ms <= 0) return Invalid("lease_ms must be positive");
+  if (lease_ms <= 0 || lease_ms > kMaxLeaseMs) return Invalid("lease_ms must be 1 ms..24 h");
   return db_.WithConnection(
       [&](Connection& conn) { return ExtendJobLease(conn, id, lease_token, NowMs() + lease_ms); });
 }

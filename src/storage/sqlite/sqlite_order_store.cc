@@ -175,6 +175,27 @@ Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
   return CreatedOrder{std::move(o), false};
 }
 
+Result<Order> Confirm(Connection& conn, Order o, int64_t now_ms) {
+  if (o.status != "pending" || !o.stock_reserved || o.payment != "approved") return o;
+  if (auto r = SetStatus(conn, o.id, "confirmed", "", now_ms); !r) return r.error();
+  o.status = "confirmed";
+  o.updated_at = now_ms;
+  if (auto r = Emit(conn, "order.confirmed", o, now_ms); !r) return r.error();
+  return o;
+}
+
+Result<Order> Reject(Connection& conn, Order o, const std::string& reason, int64_t now_ms) {
+  if (o.status != "pending") return o;
+  if (auto r = ReleaseStock(conn, o); !r) return r.error();
+  if (auto r = SetStatus(conn, o.id, "rejected", reason, now_ms); !r) return r.error();
+  o.status = "rejected";
+  o.reason = reason;
+  o.stock_reserved = false;
+  o.updated_at = now_ms;
+  if (auto r = Emit(conn, "order.rejected", o, now_ms); !r) return r.error();
+  return o;
+}
+
 }  // namespace
 
 Async<CreatedOrder> SqliteOrderStore::CreateOrder(NewOrder order) {
@@ -258,13 +279,13 @@ Async<Order> SqliteOrderStore::LoadOrder(std::string order_id) {
   });
 }
 
-Async<ReserveOutcome> SqliteOrderStore::ReserveStock(std::string order_id, int64_t now_ms) {
-  return pool_.Run([this, order_id = std::move(order_id), now_ms]() -> Result<ReserveOutcome> {
-    return InTransaction(db_, [&](Connection& conn) -> Result<ReserveOutcome> {
+Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t now_ms) {
+  return pool_.Run([this, order_id = std::move(order_id), now_ms]() -> Result<Reservation> {
+    return InTransaction(db_, [&](Connection& conn) -> Result<Reservation> {
       auto o = Find(conn, "id = ?", order_id);
       if (!o) return o.error();
-      if (o->status != "pending") return ReserveOutcome::kNotPending;
-      if (o->stock_reserved) return ReserveOutcome::kReserved;
+      if (o->status != "pending") return Reservation{ReserveOutcome::kNotPending, std::move(*o)};
+      if (o->stock_reserved) return Reservation{ReserveOutcome::kReserved, std::move(*o)};
       // The guarded decrement is the whole no-overselling argument: it only
       // succeeds while enough stock is left, inside one write transaction.
       for (const auto& item : o->items) {
@@ -286,14 +307,16 @@ Async<ReserveOutcome> SqliteOrderStore::ReserveStock(std::string order_id, int64
           o->status = "rejected";
           o->reason = "out_of_stock";
           if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
-          return ReserveOutcome::kOutOfStock;
+          return Reservation{ReserveOutcome::kOutOfStock, std::move(*o)};
         }
       }
       auto st = conn.Prepare("UPDATE orders SET stock_reserved = 1, updated_at = ? WHERE id = ?");
       if (!st) return st.error();
       st->Bind(1, now_ms).Bind(2, o->id);
       if (auto r = st->Run(); !r) return r.error();
-      return ReserveOutcome::kReserved;
+      o->stock_reserved = true;
+      o->updated_at = now_ms;
+      return Reservation{ReserveOutcome::kReserved, std::move(*o)};
     });
   });
 }
@@ -312,17 +335,27 @@ Async<std::string> SqliteOrderStore::RecordPayment(std::string order_id, bool ap
   });
 }
 
+Async<Order> SqliteOrderStore::SettlePayment(std::string order_id, bool approved, int64_t now_ms) {
+  return pool_.Run([this, order_id = std::move(order_id), approved, now_ms]() -> Result<Order> {
+    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
+      auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
+      if (!st) return st.error();
+      st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
+      if (auto r = st->Run(); !r) return r.error();
+      auto o = Find(conn, "id = ?", order_id);
+      if (!o) return o.error();
+      if (o->payment == "approved") return Confirm(conn, std::move(*o), now_ms);
+      return Reject(conn, std::move(*o), "payment_declined", now_ms);
+    });
+  });
+}
+
 Async<Order> SqliteOrderStore::ConfirmOrder(std::string order_id, int64_t now_ms) {
   return pool_.Run([this, order_id = std::move(order_id), now_ms]() -> Result<Order> {
     return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
       auto o = Find(conn, "id = ?", order_id);
       if (!o) return o.error();
-      if (o->status != "pending" || !o->stock_reserved || o->payment != "approved") return o;
-      if (auto r = SetStatus(conn, o->id, "confirmed", "", now_ms); !r) return r.error();
-      o->status = "confirmed";
-      o->updated_at = now_ms;
-      if (auto r = Emit(conn, "order.confirmed", *o, now_ms); !r) return r.error();
-      return o;
+      return Confirm(conn, std::move(*o), now_ms);
     });
   });
 }
@@ -332,15 +365,7 @@ Async<Order> SqliteOrderStore::RejectOrder(std::string order_id, std::string rea
     return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
       auto o = Find(conn, "id = ?", order_id);
       if (!o) return o.error();
-      if (o->status != "pending") return o;
-      if (auto r = ReleaseStock(conn, *o); !r) return r.error();
-      if (auto r = SetStatus(conn, o->id, "rejected", reason, now_ms); !r) return r.error();
-      o->status = "rejected";
-      o->reason = reason;
-      o->stock_reserved = false;
-      o->updated_at = now_ms;
-      if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
-      return o;
+      return Reject(conn, std::move(*o), reason, now_ms);
     });
   });
 }

@@ -57,21 +57,6 @@ inline std::string EventLogBackendName(const ::testing::TestParamInfo<EventLogBa
   return info.param.name;
 }
 
-// Drives one awaitable to completion on a private io_context.
-template <class T>
-T Await(boost::asio::awaitable<T> aw) {
-  boost::asio::io_context io;
-  std::optional<T> out;
-  std::exception_ptr error;
-  boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*out);
-}
-
 // An io_context on its own thread for background loops; joined on
 // destruction.
 class IoThread {
@@ -116,9 +101,31 @@ class EventLogContract : public ::testing::TestWithParam<EventLogBackend> {
     harness_ = GetParam().make(clock_);
     ASSERT_NE(harness_, nullptr);
   }
+  // The backend (and its threads) go first: they may still be finishing a
+  // post to the io_contexts below when a test's last completion has run.
   void TearDown() override { harness_.reset(); }
 
   EventLog& log() { return harness_->log(); }
+
+  // Drives one awaitable to completion on this thread.
+  template <class T>
+  T Await(boost::asio::awaitable<T> aw) {
+    std::optional<T> out;
+    std::exception_ptr error;
+    await_io_.restart();
+    boost::asio::co_spawn(await_io_, std::move(aw), [&](std::exception_ptr e, T value) {
+      error = e;
+      if (!e) out.emplace(std::move(value));
+    });
+    await_io_.run();
+    if (error) std::rethrow_exception(error);
+    return std::move(*out);
+  }
+  // A background thread for EventConsumer tests, alive until after TearDown.
+  IoThread& Background() {
+    background_ = std::make_unique<IoThread>();
+    return *background_;
+  }
 
   int64_t Append(std::string topic, std::string key, std::string payload) {
     auto offset = Await(log().Append(std::move(topic), std::move(key), std::move(payload)));
@@ -151,6 +158,8 @@ class EventLogContract : public ::testing::TestWithParam<EventLogBackend> {
   // The clock's wall time in ms (ManualClock keeps seconds and ms in step).
   int64_t ClockMs() const { return clock_.UnixSeconds() * 1000 + clock_.MonotonicMs() % 1000; }
 
+  boost::asio::io_context await_io_;
+  std::unique_ptr<IoThread> background_;
   core::ManualClock clock_;
   std::unique_ptr<EventLogHarness> harness_;
 };
@@ -279,7 +288,8 @@ TEST_P(EventLogContract, InvalidNamesAreRejected) {
 
 TEST_P(EventLogContract, ConcurrentAppendsGetDistinctDenseOffsets) {
   constexpr int kAppends = 60;
-  boost::asio::io_context io;
+  boost::asio::io_context& io = await_io_;
+  io.restart();
   std::mutex mu;
   std::vector<int64_t> offsets;
   std::vector<std::string> errors;
@@ -311,7 +321,7 @@ TEST_P(EventLogContract, ConcurrentAppendsGetDistinctDenseOffsets) {
 
 TEST_P(EventLogContract, ConsumerHandlesEveryEventInOrderAndCommits) {
   for (int i = 1; i <= 7; ++i) Append("t", "k", "e" + std::to_string(i));
-  IoThread io;
+  IoThread& io = Background();
   std::mutex mu;
   std::vector<int64_t> seen;
   EventConsumer consumer(log(), {.topic = "t", .group = "g", .batch_size = 3},
@@ -333,7 +343,7 @@ TEST_P(EventLogContract, ConsumerHandlesEveryEventInOrderAndCommits) {
 
 TEST_P(EventLogContract, ConsumerRetriesAFailedEventWithoutSkippingIt) {
   for (int i = 1; i <= 5; ++i) Append("t", "k", "e" + std::to_string(i));
-  IoThread io;
+  IoThread& io = Background();
   std::mutex mu;
   std::vector<int64_t> seen;
   int failures_left = 2;
@@ -361,7 +371,7 @@ TEST_P(EventLogContract, ARestartedConsumerResumesAfterTheCommittedOffset) {
   for (int i = 1; i <= 4; ++i) Append("t", "k", "e" + std::to_string(i));
   ASSERT_TRUE(Commit("t", "g", 2));
   harness_->Restart();
-  IoThread io;
+  IoThread& io = Background();
   std::mutex mu;
   std::vector<int64_t> seen;
   EventConsumer consumer(log(), {.topic = "t", .group = "g"},

@@ -55,6 +55,21 @@ TEST(Router, NotFoundVersusMethodNotAllowed) {
   EXPECT_FALSE(router.Find(Method::kGet, req).path_exists);
 }
 
+TEST(Request, QueryParamsAreDecodedAndBounded) {
+  // The target sits in a larger buffer, as on a connection: a parameter must
+  // never pick up the bytes that follow it.
+  std::string buffer = "/p?x=1&q=a%20b&limit=2 HTTP/1.1\r\nHost: x";
+  std::string_view target(buffer.data(), buffer.find(" HTTP"));
+  Request r;
+  r.Bind(nullptr, Method::kGet, "GET", target, "", "127.0.0.1");
+  std::string v;
+  ASSERT_TRUE(r.QueryParam("limit", v));
+  EXPECT_EQ(v, "2");
+  ASSERT_TRUE(r.QueryParam("q", v));
+  EXPECT_EQ(v, "a b");
+  EXPECT_FALSE(r.QueryParam("missing", v));
+}
+
 TEST(Router, HeadFallsBackToGet) {
   Router router;
   router.Get("/health", SyncHandler(Ok));

@@ -66,21 +66,6 @@ inline std::string JobQueueBackendName(const ::testing::TestParamInfo<JobQueueBa
   return info.param.name;
 }
 
-// Drives one awaitable to completion on a private io_context.
-template <class T>
-T Await(boost::asio::awaitable<T> aw) {
-  boost::asio::io_context io;
-  std::optional<T> out;
-  std::exception_ptr error;
-  boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*out);
-}
-
 // An io_context on its own threads, for JobWorker tests; joined on destruction.
 class IoThreads {
  public:
@@ -148,7 +133,29 @@ class JobQueueContract : public ::testing::TestWithParam<JobQueueBackend> {
     options_.retry = RetryPolicy{.base_ms = 1000, .cap_ms = 8000, .jitter = false};
     Rebuild();
   }
+  // The backend (and its threads) go first: they may still be finishing a
+  // post to the io_contexts below when a test's last completion has run.
   void TearDown() override { harness_.reset(); }
+
+  // Drives one awaitable to completion on this thread.
+  template <class T>
+  T Await(boost::asio::awaitable<T> aw) {
+    std::optional<T> out;
+    std::exception_ptr error;
+    await_io_.restart();
+    boost::asio::co_spawn(await_io_, std::move(aw), [&](std::exception_ptr e, T value) {
+      error = e;
+      if (!e) out.emplace(std::move(value));
+    });
+    await_io_.run();
+    if (error) std::rethrow_exception(error);
+    return std::move(*out);
+  }
+  // Background threads for JobWorker tests, alive until after TearDown.
+  IoThreads& Rig(int threads) {
+    rig_ = std::make_unique<IoThreads>(threads);
+    return *rig_;
+  }
 
   void Rebuild() {
     harness_.reset();
@@ -186,6 +193,8 @@ class JobQueueContract : public ::testing::TestWithParam<JobQueueBackend> {
     return *s;
   }
 
+  boost::asio::io_context await_io_;
+  std::unique_ptr<IoThreads> rig_;
   core::ManualClock clock_;
   JobQueueOptions options_;
   std::unique_ptr<JobQueueHarness> harness_;
@@ -470,7 +479,8 @@ TEST_P(JobQueueContract, DedupeKeyEnqueuesOnce) {
 }
 
 TEST_P(JobQueueContract, ConcurrentDuplicateEnqueuesMakeOneJob) {
-  boost::asio::io_context io;
+  boost::asio::io_context& io = await_io_;
+  io.restart();
   std::vector<std::optional<core::Result<JobId>>> results(16);
   for (size_t i = 0; i < results.size(); ++i) {
     boost::asio::co_spawn(
@@ -599,7 +609,8 @@ TEST_P(JobQueueContract, ConcurrentLeasersGetEveryJobExactlyOnce) {
   for (int i = 0; i < kJobs; ++i) batch.push_back({.queue = "q", .payload = std::to_string(i)});
   ASSERT_TRUE(Await(q().EnqueueBatch(batch)));
 
-  boost::asio::io_context io;
+  boost::asio::io_context& io = await_io_;
+  io.restart();
   std::mutex mu;
   std::vector<JobId> leased;
   std::vector<std::string> errors;
@@ -678,7 +689,7 @@ TEST_P(JobQueueContract, WorkerRespectsItsConcurrencyAndCompletesEveryJob) {
   constexpr size_t kConcurrency = 3;
   for (int i = 0; i < kJobs; ++i) Enqueue("w" + std::to_string(i));
 
-  IoThreads rig(1);  // handlers and the gate below share one thread
+  IoThreads& rig = Rig(1);  // handlers and the gate below share one thread
   boost::asio::steady_timer gate(rig.io(), boost::asio::steady_timer::time_point::max());
   bool gate_open = false;
   int current = 0;
@@ -718,7 +729,7 @@ TEST_P(JobQueueContract, WorkerRespectsItsConcurrencyAndCompletesEveryJob) {
 
 TEST_P(JobQueueContract, WorkerRetriesAFailingJobThenDeadLettersIt) {
   JobId id = Enqueue("always-fails", "q", 0, /*max_attempts=*/3);
-  IoThreads rig(2);
+  IoThreads& rig = Rig(2);
   std::mutex mu;
   std::vector<int> attempts;
   JobWorker worker(q(), {.queue = "q", .concurrency = 2},
@@ -750,7 +761,7 @@ TEST_P(JobQueueContract, WorkerRetriesAFailingJobThenDeadLettersIt) {
 
 TEST_P(JobQueueContract, WorkerTreatsAnExceptionAsAFailureAndRetries) {
   Enqueue("flaky");
-  IoThreads rig(1);
+  IoThreads& rig = Rig(1);
   std::atomic<int> calls{0};
   JobWorker worker(q(), {.queue = "q"}, [&](const LeasedJob& job) -> boost::asio::awaitable<core::Result<void>> {
     ++calls;
@@ -773,7 +784,7 @@ TEST_P(JobQueueContract, WorkerTreatsAnExceptionAsAFailureAndRetries) {
 
 TEST_P(JobQueueContract, WorkerStopWaitsForTheHandlersInFlight) {
   Enqueue("slow");
-  IoThreads rig(1);
+  IoThreads& rig = Rig(1);
   boost::asio::steady_timer gate(rig.io(), boost::asio::steady_timer::time_point::max());
   std::promise<void> started;
   std::atomic<bool> finished{false};

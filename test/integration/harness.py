@@ -543,6 +543,14 @@ class ShopdServer:
         self._close_logs()
         return self.returncode
 
+    def kill(self):
+        """SIGKILL the server now (crash simulation; by PID, then whatever is left in its
+        process group) and wait for it. Returns the exit code. `start()` may be called again
+        afterwards: it runs a new process on the same data directory (and a new port)."""
+        self._kill_now()
+        self.returncode = self.proc.returncode if self.proc is not None else None
+        return self.returncode
+
     def _kill_now(self):
         if self.proc is not None and self.proc.poll() is None:
             try:

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <atomic>
 #include <cstdlib>
@@ -20,7 +21,6 @@
 namespace shopd::events::sqlite {
 namespace {
 
-using test_util::Await;
 using test_util::EventuallyTrue;
 using test_util::IoThread;
 using storage::sqlite::Connection;
@@ -90,12 +90,24 @@ class SqliteOutboxRelayTest : public ::testing::Test {
  protected:
   SqliteOutboxRelayTest() : db_(OpenOrDie(dir_.path())), log_(*db_, pool_, clock_) {}
 
+  // Drives one awaitable to completion on this thread, on an io_context that
+  // outlives the pool (a pool thread may still be inside its final post).
+  template <class T>
+  T Await(boost::asio::awaitable<T> aw) {
+    await_io_.restart();
+    auto out = boost::asio::co_spawn(await_io_, std::move(aw), boost::asio::use_future);
+    await_io_.run();
+    return out.get();
+  }
+
   size_t RelayOnce(OutboxRelay& relay) {
     auto n = Await(relay.RelayOnce());
     if (!n) throw std::runtime_error("relay failed: " + n.error().internal);
     return *n;
   }
 
+  boost::asio::io_context await_io_;
+  std::unique_ptr<IoThread> background_ = std::make_unique<IoThread>();
   core::ManualClock clock_;
   TempDir dir_;
   exec::WorkerPool pool_{4, 256, "outbox-test"};
@@ -177,7 +189,8 @@ TEST_F(SqliteOutboxRelayTest, RacingRelaysInTwoProcessesPublishEveryRowOnceInCom
     writing = false;
   });
 
-  boost::asio::io_context io;
+  boost::asio::io_context& io = await_io_;
+  io.restart();
   std::atomic<int> errors{0};
   auto drain = [&](OutboxRelay& relay) -> boost::asio::awaitable<void> {
     for (;;) {
@@ -240,7 +253,7 @@ TEST_F(SqliteOutboxRelayTest, AFailedAppendKeepsTheRowsForTheNextPass) {
 }
 
 TEST_F(SqliteOutboxRelayTest, TheLoopRelaysOnNotifyAndStops) {
-  IoThread io;
+  IoThread& io = *background_;
   std::atomic<int> relayed_calls{0};
   SqliteOutboxRelay relay(*db_, pool_, log_,
                           {.poll_interval_ms = 60'000, .on_relayed = [&] { ++relayed_calls; }});

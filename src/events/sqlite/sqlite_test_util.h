@@ -10,11 +10,9 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
-#include <exception>
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -45,21 +43,6 @@ inline std::unique_ptr<storage::sqlite::SqliteDatabase> OpenOrDie(const std::str
   auto db = storage::sqlite::SqliteDatabase::Open({.data_dir = dir});
   if (!db) throw std::runtime_error("open failed: " + db.error().internal);
   return std::move(*db);
-}
-
-// Drives one awaitable to completion on a private io_context.
-template <class T>
-T Await(boost::asio::awaitable<T> aw) {
-  boost::asio::io_context io;
-  std::optional<T> out;
-  std::exception_ptr error;
-  boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*out);
 }
 
 // An io_context on its own thread for background loops; joined on destruction.

@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/base64url.h"
+#include "core/time_format.h"
 #include "core/random.h"
 #include "services/users/validation.h"
 
@@ -15,14 +16,6 @@ using core::Error;
 namespace {
 constexpr std::string_view kCursorPrefix = "p1:";
 
-std::string Rfc3339(int64_t unix_s) {
-  time_t t = static_cast<time_t>(unix_s);
-  tm utc;
-  gmtime_r(&t, &utc);
-  char buf[32];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(buf, n);
-}
 
 boost::json::object ProductObject(const storage::Product& p) {
   return boost::json::object{{"id", p.id},
@@ -31,8 +24,8 @@ boost::json::object ProductObject(const storage::Product& p) {
                              {"price_cents", p.price_cents},
                              {"currency", p.currency},
                              {"stock", p.stock},
-                             {"created_at", Rfc3339(p.created_at)},
-                             {"updated_at", Rfc3339(p.updated_at)}};
+                             {"created_at", core::Rfc3339(p.created_at)},
+                             {"updated_at", core::Rfc3339(p.updated_at)}};
 }
 }  // namespace
 

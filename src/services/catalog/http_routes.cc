@@ -1,8 +1,8 @@
 #include "services/catalog/http_routes.h"
 
-#include <charconv>
 
 #include "http/json_body.h"
+#include "http/paging.h"
 #include "http/problem.h"
 #include "http/router.h"
 #include "services/catalog/catalog_service.h"
@@ -29,21 +29,6 @@ core::Result<ProductInput> ReadProduct(const Request& req) {
   return p;
 }
 
-// limit: 1..100, default 20; 0 when the client sent anything else. A plain
-// int on purpose: it is read inside coroutines, where GCC 12 has mishandled
-// result types with non-trivial members.
-int ReadLimit(const Request& req) {
-  std::string text;
-  if (!req.QueryParam("limit", text)) return 20;
-  int v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < 1 || v > 100) return 0;
-  return v;
-}
-
-core::Error BadLimit() {
-  return core::Error::Invalid("limit must be an integer from 1 to 100").WithType("invalid-limit");
-}
 
 }  // namespace
 
@@ -73,8 +58,8 @@ void RegisterCatalogRoutes(http::Router& router, CatalogService& catalog) {
   }));
 
   router.Get("/v1/products", http::AsyncHandler([&catalog](Request& req) -> awaitable<Response> {
-    const int limit = ReadLimit(req);
-    if (limit == 0) co_return http::ProblemFromError(req, BadLimit());
+    const int limit = http::PageLimit(req);
+    if (limit == 0) co_return http::ProblemFromError(req, http::BadPageLimit());
     std::string cursor;
     req.QueryParam("cursor", cursor);
     auto page = co_await catalog.List(std::move(cursor), limit);

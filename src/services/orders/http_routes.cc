@@ -3,10 +3,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <charconv>
-#include <ctime>
 
+#include "core/time_format.h"
 #include "http/json_body.h"
+#include "http/paging.h"
 #include "http/problem.h"
 #include "http/router.h"
 #include "services/orders/orders_service.h"
@@ -18,15 +18,6 @@ using boost::asio::awaitable;
 using http::Request;
 using http::Response;
 
-std::string Rfc3339Ms(int64_t unix_ms) {
-  time_t t = static_cast<time_t>(unix_ms / 1000);
-  tm utc;
-  gmtime_r(&t, &utc);
-  char buf[40];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  n += static_cast<size_t>(snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(unix_ms % 1000)));
-  return std::string(buf, n);
-}
 
 boost::json::object OrderObject(const storage::Order& o) {
   boost::json::array items;
@@ -38,8 +29,8 @@ boost::json::object OrderObject(const storage::Order& o) {
                           {"total_cents", o.total_cents},
                           {"currency", o.currency},
                           {"items", std::move(items)},
-                          {"created_at", Rfc3339Ms(o.created_at)},
-                          {"updated_at", Rfc3339Ms(o.updated_at)}};
+                          {"created_at", core::Rfc3339Millis(o.created_at)},
+                          {"updated_at", core::Rfc3339Millis(o.updated_at)}};
   if (!o.reason.empty()) doc["reason"] = o.reason;
   return doc;
 }
@@ -73,21 +64,6 @@ core::Result<std::vector<OrderLine>> ReadLines(const Request& req) {
   return lines;
 }
 
-// limit: 1..100, default 20; 0 when the client sent anything else. A plain
-// int on purpose: it is read inside coroutines, where GCC 12 has mishandled
-// result types with non-trivial members.
-int ReadLimit(const Request& req) {
-  std::string text;
-  if (!req.QueryParam("limit", text)) return 20;
-  int v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < 1 || v > 100) return 0;
-  return v;
-}
-
-core::Error BadLimit() {
-  return core::Error::Invalid("limit must be an integer from 1 to 100").WithType("invalid-limit");
-}
 
 }  // namespace
 
@@ -120,8 +96,8 @@ void RegisterOrderRoutes(http::Router& router, OrdersService& orders) {
   }), owner);
 
   router.Get("/v1/orders", http::AsyncHandler([&orders](Request& req) -> awaitable<Response> {
-    const int limit = ReadLimit(req);
-    if (limit == 0) co_return http::ProblemFromError(req, BadLimit());
+    const int limit = http::PageLimit(req);
+    if (limit == 0) co_return http::ProblemFromError(req, http::BadPageLimit());
     std::string cursor;
     req.QueryParam("cursor", cursor);
     auto page = co_await orders.List(*req.principal(), std::move(cursor), limit);

@@ -3,8 +3,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <ctime>
 
+#include "core/time_format.h"
 #include "http/json_body.h"
 #include "http/problem.h"
 #include "http/router.h"
@@ -17,22 +17,13 @@ using boost::asio::awaitable;
 using http::Request;
 using http::Response;
 
-// RFC 3339 UTC, e.g. "2026-11-25T15:04:05Z".
-std::string Rfc3339(int64_t unix_s) {
-  time_t t = static_cast<time_t>(unix_s);
-  tm utc;
-  gmtime_r(&t, &utc);
-  char buf[32];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(buf, n);
-}
 
 std::string UserJson(const storage::User& u) {
   return boost::json::serialize(boost::json::object{{"id", u.id},
                                                     {"email", u.email},
                                                     {"name", u.name},
                                                     {"role", u.role},
-                                                    {"created_at", Rfc3339(u.created_at)}});
+                                                    {"created_at", core::Rfc3339(u.created_at)}});
 }
 
 Response TokensJson(const TokenPair& t) {

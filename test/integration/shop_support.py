@@ -1,0 +1,172 @@
+"""Helpers for the catalog / orders / saga integration tests (on top of harness.py).
+
+- admin bootstrap credentials (SHOPD_ADMIN_EMAIL / SHOPD_ADMIN_PASSWORD) for a server,
+- product and order calls,
+- a keep-alive HTTP client that survives a server restart on another port,
+- read-only access to <data-dir>/shopd.db (sqlite3, mode=ro) for verification.
+"""
+
+import http.client
+import json
+import os
+import sqlite3
+import time
+import uuid
+
+from harness import ShopdServer, bearer, wait_for
+
+ADMIN_EMAIL = "catalog-admin@example.com"
+ADMIN_PASSWORD = "admin password for catalog tests"
+ADMIN_ENV = {"SHOPD_ADMIN_EMAIL": ADMIN_EMAIL, "SHOPD_ADMIN_PASSWORD": ADMIN_PASSWORD}
+
+# Many users are registered from 127.0.0.1 in these suites.
+SHOP_OPTIONS = {"registrations-per-ip": 100000, "login-failures-per-ip": 100000}
+
+FINAL_STATUSES = ("confirmed", "rejected", "cancelled")
+
+
+def admin_token(srv):
+    st, _, body, doc = srv.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    if st != 200:
+        raise AssertionError(f"admin login -> {st} {body[:300]!r} (is the admin bootstrap env set?)")
+    return doc["access_token"]
+
+
+def product_body(name="Widget", price_cents=999, currency="USD", stock=10, description=None):
+    body = {"name": name, "price_cents": price_cents, "currency": currency, "stock": stock}
+    if description is not None:
+        body["description"] = description
+    return body
+
+
+def create_product(srv, token, **fields):
+    """POST /v1/products; returns the product document (asserts 201)."""
+    resp = srv.request("POST", "/v1/products", body=product_body(**fields), headers=bearer(token))
+    if resp[0] != 201:
+        raise AssertionError(f"create product {fields} -> {resp[0]} {resp[2][:300]!r}")
+    return resp[3]
+
+
+def random_uuid():
+    return str(uuid.uuid4())
+
+
+def order_body(items):
+    """items: list of (product_id, quantity)."""
+    return {"items": [{"product_id": p, "quantity": q} for p, q in items]}
+
+
+def post_order(srv, token, items, key, headers=None):
+    hdrs = dict(bearer(token))
+    if key is not None:
+        hdrs["Idempotency-Key"] = key
+    hdrs.update(headers or {})
+    body = order_body(items) if isinstance(items, list) else items
+    return srv.request("POST", "/v1/orders", body=body, headers=hdrs)
+
+
+def get_order(srv, token, order_id):
+    return srv.request("GET", f"/v1/orders/{order_id}", headers=bearer(token))
+
+
+def wait_order_final(srv, token, order_id, timeout=10.0):
+    """Poll GET /v1/orders/{id} until the status is final; returns the last document."""
+    last = {}
+
+    def final():
+        resp = get_order(srv, token, order_id)
+        last["resp"] = resp
+        return resp[0] == 200 and resp[3].get("status") in FINAL_STATUSES
+
+    wait_for(final, timeout, interval=0.05)
+    return last["resp"]
+
+
+# ---------------------------------------------------------------------------
+# Read-only database access
+
+class ReadOnlyDb:
+    """sqlite3 on <data-dir>/shopd.db opened read-only (mode=ro); a new connection per
+    query so every read sees the latest committed state."""
+
+    def __init__(self, data_dir):
+        self.path = os.path.join(data_dir, "shopd.db")
+
+    def query(self, sql, params=()):
+        uri = "file:" + self.path + "?mode=ro"
+        last_error = None
+        for _ in range(50):
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=5.0)
+                try:
+                    return conn.execute(sql, params).fetchall()
+                finally:
+                    conn.close()
+            except sqlite3.OperationalError as e:  # e.g. busy during a checkpoint
+                last_error = e
+                time.sleep(0.05)
+        raise last_error
+
+    def scalar(self, sql, params=()):
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    def stock(self, product_id):
+        return self.scalar("SELECT stock FROM products WHERE id = ?", (product_id,))
+
+    def stocks(self):
+        return dict(self.query("SELECT id, stock FROM products"))
+
+
+# ---------------------------------------------------------------------------
+# A client that follows a restarting server (new port) and keeps its connection alive
+
+class FollowingClient:
+    """One keep-alive connection to `target.port` (re-read on reconnect). Connection
+    errors are returned as status None rather than raised."""
+
+    def __init__(self, target, timeout=10.0):
+        self.target = target  # any object with a .port attribute
+        self.timeout = timeout
+        self.conn = None
+        self.port = None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        """(status, headers dict, body bytes, json) or (None, {}, b"", repr(error))."""
+        port = self.target.port
+        if self.conn is None or self.port != port:
+            self.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
+            self.port = port
+        hdrs = dict(headers or {})
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        try:
+            self.conn.request(method, path, body=payload, headers=hdrs)
+            resp = self.conn.getresponse()
+            data = resp.read()
+            resp_headers = {k.lower(): v for k, v in resp.getheaders()}
+            if resp_headers.get("connection", "").lower() == "close":
+                self.close()
+            try:
+                doc = json.loads(data) if data else None
+            except ValueError:
+                doc = None
+            return resp.status, resp_headers, data, doc
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            return None, {}, b"", repr(e)
+
+
+__all__ = [
+    "ADMIN_EMAIL", "ADMIN_PASSWORD", "ADMIN_ENV", "SHOP_OPTIONS", "FINAL_STATUSES", "ShopdServer",
+    "admin_token", "product_body", "create_product", "random_uuid", "order_body", "post_order",
+    "get_order", "wait_order_final", "ReadOnlyDb", "FollowingClient",
+]

@@ -122,11 +122,13 @@ int ServeEmbedded(const Settings& s) {
   // Background work runs on its own io_context thread, away from the reactors.
   boost::asio::io_context background(1);
   auto background_guard = boost::asio::make_work_guard(background);
-  storage::sqlite::SqliteOrderStore order_store(**db, pool);
+  storage::sqlite::SqliteWriter writer(**db);
+  storage::sqlite::SqliteOrderStore order_store(**db, pool, writer);
   events::sqlite::SqliteEventLog event_log(**db, pool, clock);
   queue::JobQueueOptions queue_options;
   queue_options.default_max_attempts = static_cast<int>(s.workers.job_max_attempts);
   queue::sqlite::SqliteJobQueue jobs(**db, pool, clock, queue_options);
+  jobs.UseWriter(&writer);
   workers::SimulatedPaymentProvider payments(workers::SimulatedPaymentOptions{
       s.workers.payment_decline_rate, std::chrono::milliseconds(s.workers.payment_latency_ms)});
   workers::OrderSaga saga(order_store, payments, clock);
@@ -219,6 +221,7 @@ int ServeEmbedded(const Settings& s) {
   background_thread.join();
   // Accepted blocking tasks finish while the io_contexts still exist to
   // receive (and drop) their completions.
+  writer.Shutdown();
   pool.Shutdown();
   obs::LogInfo("stopped", {{"pid", static_cast<int64_t>(::getpid())}});
   // The rest is destroyed in reverse order of construction: server, services,

@@ -423,23 +423,41 @@ core::Result<void> SqliteJobQueue::RetryDeadSync(JobId id) {
 // Not coroutines: each returns the pool's awaitable directly (see
 // storage/sqlite/sqlite_user_store.cc for the GCC 12 reason).
 
+// With a writer, each call still runs its own *Sync body: inside the batch,
+// WithConnection hands it the batch's connection and its transaction becomes
+// a savepoint.
 Async<JobId> SqliteJobQueue::Enqueue(EnqueueRequest request) {
+  if (writer_) return writer_->Run([this, request = std::move(request)](Connection&) { return EnqueueSync(request); });
   return pool_.Run([this, request = std::move(request)] { return EnqueueSync(request); });
 }
 
 Async<std::vector<JobId>> SqliteJobQueue::EnqueueBatch(std::vector<EnqueueRequest> requests) {
+  if (writer_)
+    return writer_->Run([this, requests = std::move(requests)](Connection&) { return EnqueueBatchSync(requests); });
   return pool_.Run([this, requests = std::move(requests)] { return EnqueueBatchSync(requests); });
 }
 
 Async<std::vector<LeasedJob>> SqliteJobQueue::Lease(std::string queue, size_t max_jobs, int64_t lease_ms) {
+  if (writer_)
+    return writer_->Run([this, queue = std::move(queue), max_jobs, lease_ms](Connection&) {
+      return LeaseSync(queue, max_jobs, lease_ms);
+    });
   return pool_.Run([this, queue = std::move(queue), max_jobs, lease_ms] { return LeaseSync(queue, max_jobs, lease_ms); });
 }
 
 Async<void> SqliteJobQueue::Complete(JobId id, std::string lease_token) {
+  if (writer_)
+    return writer_->Run([this, id, lease_token = std::move(lease_token)](Connection&) {
+      return CompleteSync(id, lease_token);
+    });
   return pool_.Run([this, id, lease_token = std::move(lease_token)] { return CompleteSync(id, lease_token); });
 }
 
 Async<void> SqliteJobQueue::Fail(JobId id, std::string lease_token, std::string error) {
+  if (writer_)
+    return writer_->Run([this, id, lease_token = std::move(lease_token), error = std::move(error)](Connection&) {
+      return FailSync(id, lease_token, error);
+    });
   return pool_.Run([this, id, lease_token = std::move(lease_token), error = std::move(error)] {
     return FailSync(id, lease_token, error);
   });

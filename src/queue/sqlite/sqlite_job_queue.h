@@ -23,6 +23,7 @@
 #include "exec/worker_pool.h"
 #include "queue/job_queue.h"
 #include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_writer.h"
 
 namespace shopd::queue::sqlite {
 
@@ -64,12 +65,17 @@ class SqliteJobQueue final : public JobQueue {
   // Wall-clock milliseconds by this queue's clock.
   int64_t NowMs() const;
 
+  // Routes the state-changing calls (Enqueue*, Lease, Complete, Fail) through
+  // a group-committing writer instead of one transaction each on the pool.
+  void UseWriter(storage::sqlite::SqliteWriter* writer) { writer_ = writer; }
+
  private:
   core::Result<void> Validate(const EnqueueRequest& request) const;
   core::Result<JobId> Insert(storage::sqlite::Connection& conn, const EnqueueRequest& request, int64_t now_ms);
 
   storage::sqlite::SqliteDatabase& db_;
   exec::WorkerPool& pool_;
+  storage::sqlite::SqliteWriter* writer_ = nullptr;
   const core::Clock& clock_;
   const JobQueueOptions options_;
 };

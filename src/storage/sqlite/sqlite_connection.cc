@@ -1,5 +1,7 @@
 #include "storage/sqlite/sqlite_connection.h"
 
+#include <atomic>
+
 #include <sqlite3.h>
 
 #include <utility>
@@ -189,21 +191,41 @@ bool Connection::InAutocommit() const { return sqlite3_get_autocommit(db_) != 0;
 // Transaction
 
 core::Result<Transaction> Transaction::BeginImmediate(Connection& conn) {
+  if (!conn.InAutocommit()) {
+    static std::atomic<uint64_t> next_savepoint{0};
+    std::string name = "sp" + std::to_string(++next_savepoint);
+    if (auto r = conn.Exec("SAVEPOINT " + name); !r) return r.error();
+    return Transaction(&conn, std::move(name));
+  }
   auto begin = conn.Prepare("BEGIN IMMEDIATE");
   if (!begin) return begin.error();
   if (auto r = begin->Run(); !r) return r.error();
-  return Transaction(&conn);
+  return Transaction(&conn, {});
 }
 
 Transaction::~Transaction() {
+  if (conn_ == nullptr) return;
+  if (!savepoint_.empty()) {
+    // Undo this step only; the enclosing transaction goes on.
+    if (!conn_->InAutocommit()) {
+      (void)conn_->Exec("ROLLBACK TO " + savepoint_);
+      (void)conn_->Exec("RELEASE " + savepoint_);
+    }
+    return;
+  }
   // A failed COMMIT or an early return leaves the transaction open; the
   // connection goes back to the pool and must not carry it along.
-  if (conn_ != nullptr && !conn_->InAutocommit()) {
+  if (!conn_->InAutocommit()) {
     if (auto rollback = conn_->Prepare("ROLLBACK")) (void)rollback->Run();
   }
 }
 
 core::Result<void> Transaction::Commit() {
+  if (!savepoint_.empty()) {
+    if (auto r = conn_->Exec("RELEASE " + savepoint_); !r) return r.error();
+    conn_ = nullptr;
+    return {};
+  }
   auto commit = conn_->Prepare("COMMIT");
   if (!commit) return commit.error();
   if (auto r = commit->Run(); !r) return r.error();

@@ -121,18 +121,24 @@ class Connection {
 // IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so a
 // read-then-write transaction can never fail half-way with SQLITE_BUSY_SNAPSHOT
 // as a DEFERRED one does in WAL mode when another writer commits in between.
+// Nests: inside an open transaction (e.g. a SqliteWriter batch) it becomes a
+// SAVEPOINT, so code written as "one transaction" also runs as one step of a
+// group commit, and its failure rolls back only its own changes.
 class Transaction {
  public:
   static core::Result<Transaction> BeginImmediate(Connection& conn);
-  Transaction(Transaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  Transaction(Transaction&& other) noexcept : conn_(other.conn_), savepoint_(std::move(other.savepoint_)) {
+    other.conn_ = nullptr;
+  }
   Transaction& operator=(Transaction&&) = delete;
   ~Transaction();
 
   core::Result<void> Commit();
 
  private:
-  explicit Transaction(Connection* conn) : conn_(conn) {}
-  Connection* conn_;  // nullptr once committed or rolled back
+  Transaction(Connection* conn, std::string savepoint) : conn_(conn), savepoint_(std::move(savepoint)) {}
+  Connection* conn_;       // nullptr once committed or rolled back
+  std::string savepoint_;  // empty for an outermost transaction
 };
 
 }  // namespace shopd::storage::sqlite

@@ -114,4 +114,24 @@ core::Result<void> SqliteDatabase::Ping() {
   });
 }
 
+namespace {
+thread_local const SqliteDatabase* tls_bound_db = nullptr;
+thread_local Connection* tls_bound_conn = nullptr;
+}  // namespace
+
+SqliteDatabase::ScopedBinding::ScopedBinding(const SqliteDatabase* db, Connection* conn)
+    : previous_db_(tls_bound_db), previous_conn_(tls_bound_conn) {
+  tls_bound_db = db;
+  tls_bound_conn = conn;
+}
+
+SqliteDatabase::ScopedBinding::~ScopedBinding() {
+  tls_bound_db = previous_db_;
+  tls_bound_conn = previous_conn_;
+}
+
+Connection* SqliteDatabase::BoundConnection(const SqliteDatabase* db) {
+  return tls_bound_db == db ? tls_bound_conn : nullptr;
+}
+
 }  // namespace shopd::storage::sqlite

@@ -46,11 +46,29 @@ class SqliteDatabase {
   // opened is returned as that Result's error.
   template <class Fn>
   auto WithConnection(Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
+    // Inside a SqliteWriter batch on this database, code joins the batch's
+    // transaction (its own transactions become savepoints) instead of
+    // competing for the write lock on another connection.
+    if (Connection* bound = BoundConnection(this)) return fn(*bound);
     core::Result<std::unique_ptr<Connection>> conn = Acquire();
     if (!conn) return conn.error();
     Lease lease(this, std::move(*conn));
     return fn(*lease.conn);
   }
+
+  // Binds `conn` as this thread's connection to `db` for the scope's life.
+  class ScopedBinding {
+   public:
+    ScopedBinding(const SqliteDatabase* db, Connection* conn);
+    ~ScopedBinding();
+    ScopedBinding(const ScopedBinding&) = delete;
+    ScopedBinding& operator=(const ScopedBinding&) = delete;
+
+   private:
+    const SqliteDatabase* previous_db_;
+    Connection* previous_conn_;
+  };
+  static Connection* BoundConnection(const SqliteDatabase* db);
 
   // Blocking reachability check (SELECT 1) for readiness probes.
   core::Result<void> Ping();

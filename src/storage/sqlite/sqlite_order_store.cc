@@ -95,19 +95,6 @@ Result<void> ReleaseStock(Connection& conn, const Order& o) {
   return {};
 }
 
-// Runs `fn` inside BEGIN IMMEDIATE ... COMMIT on a pooled connection.
-template <class Fn>
-auto InTransaction(SqliteDatabase& db, Fn&& fn) -> std::invoke_result_t<Fn&, Connection&> {
-  return db.WithConnection([&](Connection& conn) -> std::invoke_result_t<Fn&, Connection&> {
-    auto tx = Transaction::BeginImmediate(conn);
-    if (!tx) return tx.error();
-    auto result = fn(conn);
-    if (!result) return result;  // the transaction rolls back on destruction
-    if (auto c = tx->Commit(); !c) return c.error();
-    return result;
-  });
-}
-
 Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
   // A repeated key answers the first result, never a second order.
   {
@@ -199,9 +186,7 @@ Result<Order> Reject(Connection& conn, Order o, const std::string& reason, int64
 }  // namespace
 
 Async<CreatedOrder> SqliteOrderStore::CreateOrder(NewOrder order) {
-  return pool_.Run([this, order = std::move(order)]() -> Result<CreatedOrder> {
-    return InTransaction(db_, [&](Connection& conn) { return Create(conn, order); });
-  });
+  return writer_.Run([order = std::move(order)](Connection& conn) { return Create(conn, order); });
 }
 
 Async<Order> SqliteOrderStore::GetOrder(std::string user_id, std::string order_id) {
@@ -254,22 +239,20 @@ Async<OrderPage> SqliteOrderStore::ListOrders(std::string user_id, std::string c
 }
 
 Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string order_id, int64_t now_ms) {
-  return pool_.Run([this, user_id = std::move(user_id), order_id = std::move(order_id), now_ms]() -> Result<Order> {
-    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
-      auto o = Find(conn, "id = ?", order_id);
-      if (!o) return o.error();
-      if (o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
-      if (o->status == "cancelled") return o;
-      if (o->status == "rejected")
-        return Error::Make(Errc::kConflict, "a rejected order cannot be cancelled").WithType("order-not-cancellable");
-      if (auto r = ReleaseStock(conn, *o); !r) return r.error();
-      if (auto r = SetStatus(conn, o->id, "cancelled", "", now_ms); !r) return r.error();
-      o->status = "cancelled";
-      o->stock_reserved = false;
-      o->updated_at = now_ms;
-      if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
-      return o;
-    });
+  return writer_.Run([user_id = std::move(user_id), order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Order> {
+    auto o = Find(conn, "id = ?", order_id);
+    if (!o) return o.error();
+    if (o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
+    if (o->status == "cancelled") return o;
+    if (o->status == "rejected")
+      return Error::Make(Errc::kConflict, "a rejected order cannot be cancelled").WithType("order-not-cancellable");
+    if (auto r = ReleaseStock(conn, *o); !r) return r.error();
+    if (auto r = SetStatus(conn, o->id, "cancelled", "", now_ms); !r) return r.error();
+    o->status = "cancelled";
+    o->stock_reserved = false;
+    o->updated_at = now_ms;
+    if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
+    return o;
   });
 }
 
@@ -280,93 +263,83 @@ Async<Order> SqliteOrderStore::LoadOrder(std::string order_id) {
 }
 
 Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t now_ms) {
-  return pool_.Run([this, order_id = std::move(order_id), now_ms]() -> Result<Reservation> {
-    return InTransaction(db_, [&](Connection& conn) -> Result<Reservation> {
-      auto o = Find(conn, "id = ?", order_id);
-      if (!o) return o.error();
-      if (o->status != "pending") return Reservation{ReserveOutcome::kNotPending, std::move(*o)};
-      if (o->stock_reserved) return Reservation{ReserveOutcome::kReserved, std::move(*o)};
-      // The guarded decrement is the whole no-overselling argument: it only
-      // succeeds while enough stock is left, inside one write transaction.
-      for (const auto& item : o->items) {
-        auto st = conn.Prepare("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?");
-        if (!st) return st.error();
-        st->Bind(1, item.quantity).Bind(2, item.product_id).Bind(3, item.quantity);
-        if (auto r = st->Run(); !r) return r.error();
-        if (conn.Changes() == 0) {
-          // Undo the items already taken by rolling back to a clean state:
-          // re-add them explicitly, since the transaction also records the rejection.
-          for (const auto& taken : o->items) {
-            if (&taken == &item) break;
-            auto back = conn.Prepare("UPDATE products SET stock = stock + ? WHERE id = ?");
-            if (!back) return back.error();
-            back->Bind(1, taken.quantity).Bind(2, taken.product_id);
-            if (auto r = back->Run(); !r) return r.error();
-          }
-          if (auto r = SetStatus(conn, o->id, "rejected", "out_of_stock", now_ms); !r) return r.error();
-          o->status = "rejected";
-          o->reason = "out_of_stock";
-          if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
-          return Reservation{ReserveOutcome::kOutOfStock, std::move(*o)};
-        }
-      }
-      auto st = conn.Prepare("UPDATE orders SET stock_reserved = 1, updated_at = ? WHERE id = ?");
+  return writer_.Run([order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Reservation> {
+    auto o = Find(conn, "id = ?", order_id);
+    if (!o) return o.error();
+    if (o->status != "pending") return Reservation{ReserveOutcome::kNotPending, std::move(*o)};
+    if (o->stock_reserved) return Reservation{ReserveOutcome::kReserved, std::move(*o)};
+    // The guarded decrement is the whole no-overselling argument: it only
+    // succeeds while enough stock is left, inside one write transaction.
+    for (const auto& item : o->items) {
+      auto st = conn.Prepare("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?");
       if (!st) return st.error();
-      st->Bind(1, now_ms).Bind(2, o->id);
+      st->Bind(1, item.quantity).Bind(2, item.product_id).Bind(3, item.quantity);
       if (auto r = st->Run(); !r) return r.error();
-      o->stock_reserved = true;
-      o->updated_at = now_ms;
-      return Reservation{ReserveOutcome::kReserved, std::move(*o)};
-    });
+      if (conn.Changes() == 0) {
+        // Undo the items already taken by rolling back to a clean state:
+        // re-add them explicitly, since the transaction also records the rejection.
+        for (const auto& taken : o->items) {
+          if (&taken == &item) break;
+          auto back = conn.Prepare("UPDATE products SET stock = stock + ? WHERE id = ?");
+          if (!back) return back.error();
+          back->Bind(1, taken.quantity).Bind(2, taken.product_id);
+          if (auto r = back->Run(); !r) return r.error();
+        }
+        if (auto r = SetStatus(conn, o->id, "rejected", "out_of_stock", now_ms); !r) return r.error();
+        o->status = "rejected";
+        o->reason = "out_of_stock";
+        if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
+        return Reservation{ReserveOutcome::kOutOfStock, std::move(*o)};
+      }
+    }
+    auto st = conn.Prepare("UPDATE orders SET stock_reserved = 1, updated_at = ? WHERE id = ?");
+    if (!st) return st.error();
+    st->Bind(1, now_ms).Bind(2, o->id);
+    if (auto r = st->Run(); !r) return r.error();
+    o->stock_reserved = true;
+    o->updated_at = now_ms;
+    return Reservation{ReserveOutcome::kReserved, std::move(*o)};
   });
 }
 
 Async<std::string> SqliteOrderStore::RecordPayment(std::string order_id, bool approved) {
-  return pool_.Run([this, order_id = std::move(order_id), approved]() -> Result<std::string> {
-    return InTransaction(db_, [&](Connection& conn) -> Result<std::string> {
-      auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
-      if (!st) return st.error();
-      st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
-      if (auto r = st->Run(); !r) return r.error();
-      auto o = Find(conn, "id = ?", order_id);
-      if (!o) return o.error();
-      return o->payment;
-    });
+  return writer_.Run([order_id = std::move(order_id), approved](Connection& conn) -> Result<std::string> {
+    auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
+    if (!st) return st.error();
+    st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
+    if (auto r = st->Run(); !r) return r.error();
+    auto o = Find(conn, "id = ?", order_id);
+    if (!o) return o.error();
+    return o->payment;
   });
 }
 
 Async<Order> SqliteOrderStore::SettlePayment(std::string order_id, bool approved, int64_t now_ms) {
-  return pool_.Run([this, order_id = std::move(order_id), approved, now_ms]() -> Result<Order> {
-    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
-      auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
-      if (!st) return st.error();
-      st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
-      if (auto r = st->Run(); !r) return r.error();
-      auto o = Find(conn, "id = ?", order_id);
-      if (!o) return o.error();
-      if (o->payment == "approved") return Confirm(conn, std::move(*o), now_ms);
-      return Reject(conn, std::move(*o), "payment_declined", now_ms);
-    });
+  return writer_.Run([order_id = std::move(order_id), approved, now_ms](Connection& conn) -> Result<Order> {
+    auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
+    if (!st) return st.error();
+    st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
+    if (auto r = st->Run(); !r) return r.error();
+    auto o = Find(conn, "id = ?", order_id);
+    if (!o) return o.error();
+    if (o->payment == "approved") return Confirm(conn, std::move(*o), now_ms);
+    return Reject(conn, std::move(*o), "payment_declined", now_ms);
   });
 }
 
 Async<Order> SqliteOrderStore::ConfirmOrder(std::string order_id, int64_t now_ms) {
-  return pool_.Run([this, order_id = std::move(order_id), now_ms]() -> Result<Order> {
-    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
-      auto o = Find(conn, "id = ?", order_id);
-      if (!o) return o.error();
-      return Confirm(conn, std::move(*o), now_ms);
-    });
+  return writer_.Run([order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Order> {
+    auto o = Find(conn, "id = ?", order_id);
+    if (!o) return o.error();
+    return Confirm(conn, std::move(*o), now_ms);
   });
 }
 
 Async<Order> SqliteOrderStore::RejectOrder(std::string order_id, std::string reason, int64_t now_ms) {
-  return pool_.Run([this, order_id = std::move(order_id), reason = std::move(reason), now_ms]() -> Result<Order> {
-    return InTransaction(db_, [&](Connection& conn) -> Result<Order> {
-      auto o = Find(conn, "id = ?", order_id);
-      if (!o) return o.error();
-      return Reject(conn, std::move(*o), reason, now_ms);
-    });
+  return writer_.Run([order_id = std::move(order_id), reason = std::move(reason), now_ms](Connection& conn) -> Result<Order> {
+    auto o = Find(conn, "id = ?", order_id);
+    if (!o) return o.error();
+    return Reject(conn, std::move(*o), reason, now_ms);
   });
 }
 

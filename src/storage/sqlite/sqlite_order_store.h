@@ -1,16 +1,19 @@
-// storage/sqlite: orders on SQLite. Order changes and their outbox events are
-// written in one transaction (transactional outbox); blocking work runs on the pool.
+// storage/sqlite: orders on SQLite. Each order change and its outbox event are
+// one transaction (transactional outbox), group-committed by the SqliteWriter;
+// reads run on the pool.
 #pragma once
 
 #include "exec/worker_pool.h"
 #include "storage/order_store.h"
 #include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_writer.h"
 
 namespace shopd::storage::sqlite {
 
 class SqliteOrderStore final : public OrderStore {
  public:
-  SqliteOrderStore(SqliteDatabase& db, exec::WorkerPool& pool) : db_(db), pool_(pool) {}
+  SqliteOrderStore(SqliteDatabase& db, exec::WorkerPool& pool, SqliteWriter& writer)
+      : db_(db), pool_(pool), writer_(writer) {}
 
   // OrderStore
   Async<CreatedOrder> CreateOrder(NewOrder order) override;
@@ -27,6 +30,7 @@ class SqliteOrderStore final : public OrderStore {
  private:
   SqliteDatabase& db_;
   exec::WorkerPool& pool_;
+  SqliteWriter& writer_;
 };
 
 }  // namespace shopd::storage::sqlite

@@ -15,11 +15,14 @@ class SqliteHarness final : public OrderStoreHarness {
     dir_ = ::mkdtemp(tmpl);
     db_ = std::move(*SqliteDatabase::Open({.data_dir = dir_}));
     catalog_ = std::make_unique<SqliteCatalogStore>(*db_, pool_);
-    orders_ = std::make_unique<SqliteOrderStore>(*db_, pool_);
+    writer_ = std::make_unique<SqliteWriter>(*db_);
+    orders_ = std::make_unique<SqliteOrderStore>(*db_, pool_, *writer_);
   }
   ~SqliteHarness() override {
+    writer_->Shutdown();
     pool_.Shutdown();
     orders_.reset();
+    writer_.reset();
     catalog_.reset();
     db_.reset();
     std::filesystem::remove_all(dir_);
@@ -32,6 +35,7 @@ class SqliteHarness final : public OrderStoreHarness {
   std::string dir_;
   exec::WorkerPool pool_;
   std::unique_ptr<SqliteDatabase> db_;
+  std::unique_ptr<SqliteWriter> writer_;
   std::unique_ptr<SqliteCatalogStore> catalog_;
   std::unique_ptr<SqliteOrderStore> orders_;
 };

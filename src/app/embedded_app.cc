@@ -148,17 +148,23 @@ int ServeEmbedded(const Settings& s) {
               .Inc();
         co_return core::Result<void>{};
       });
-  // Each order.created event becomes one saga job; the order id dedupes
-  // redelivered events, and the saga itself is idempotent on top of that.
+  // Each order.created event becomes one saga job, a whole read batch in one
+  // group-committed write; the order id dedupes redelivered events, and the
+  // saga itself is idempotent on top of that.
   events::EventConsumer created_consumer(
-      event_log, events::EventConsumerOptions{.topic = "order.created", .group = "order-saga"},
-      [&jobs, &saga_worker](const events::Event& e) -> boost::asio::awaitable<core::Result<void>> {
-        queue::EnqueueRequest job;
-        job.queue = kSagaQueue;
-        job.payload = e.key;
-        job.dedupe_key = e.key;
-        auto id = co_await jobs.Enqueue(std::move(job));
-        if (!id) co_return id.error();
+      event_log, events::EventConsumerOptions{.topic = "order.created", .group = "order-saga", .batch_size = 256},
+      [&jobs, &saga_worker](const std::vector<events::Event>& batch) -> boost::asio::awaitable<core::Result<void>> {
+        std::vector<queue::EnqueueRequest> requests;
+        requests.reserve(batch.size());
+        for (const auto& e : batch) {
+          queue::EnqueueRequest job;
+          job.queue = kSagaQueue;
+          job.payload = e.key;
+          job.dedupe_key = e.key;
+          requests.push_back(std::move(job));
+        }
+        auto ids = co_await jobs.EnqueueBatch(std::move(requests));
+        if (!ids) co_return ids.error();
         saga_worker.Notify();
         co_return core::Result<void>{};
       });

@@ -13,7 +13,8 @@ namespace shopd::events {
 namespace asio = boost::asio;
 
 struct EventConsumer::State {
-  State(EventConsumerOptions o, EventLog& l, Handler h) : options(std::move(o)), log(l), handler(std::move(h)) {
+  State(EventConsumerOptions o, EventLog& l, Handler h, BatchHandler b = {})
+      : options(std::move(o)), log(l), handler(std::move(h)), batch_handler(std::move(b)) {
     options.batch_size = std::max<size_t>(options.batch_size, 1);
     options.idle_min_ms = std::max<int64_t>(options.idle_min_ms, 1);
     options.idle_max_ms = std::max(options.idle_max_ms, options.idle_min_ms);
@@ -26,6 +27,7 @@ struct EventConsumer::State {
   EventConsumerOptions options;
   EventLog& log;
   const Handler handler;
+  const BatchHandler batch_handler;
   std::atomic<uint64_t> handled{0};
   std::atomic<uint64_t> failures{0};
 };
@@ -55,8 +57,28 @@ asio::awaitable<void> EventConsumer::State::Loop(std::shared_ptr<detail::PollLoo
 
     int64_t handled_up_to = 0;
     bool failed = false;
+    if (self->batch_handler && !loop->stopping()) {
+      core::Result<void> outcome = core::Error::Make(core::Errc::kInternal, "handler did not run");
+      try {
+        outcome = co_await self->batch_handler(*batch);
+      } catch (const std::exception& e) {
+        outcome = core::Error::Make(core::Errc::kInternal, "handler threw", e.what());
+      }
+      if (outcome) {
+        self->handled += batch->size();
+        handled_up_to = batch->back().offset;
+      } else {
+        ++self->failures;
+        obs::LogWarn("event_handler_failed", {{"topic", o.topic},
+                                              {"group", o.group},
+                                              {"offset", batch->front().offset},
+                                              {"error", outcome.error().message},
+                                              {"detail", outcome.error().internal}});
+        failed = true;
+      }
+    }
     for (const Event& event : *batch) {
-      if (loop->stopping()) break;
+      if (self->batch_handler || loop->stopping()) break;
       core::Result<void> outcome = core::Error::Make(core::Errc::kInternal, "handler did not run");
       try {
         outcome = co_await self->handler(event);
@@ -102,6 +124,9 @@ asio::awaitable<void> EventConsumer::State::Loop(std::shared_ptr<detail::PollLoo
 
 EventConsumer::EventConsumer(EventLog& log, EventConsumerOptions options, Handler handler)
     : state_(std::make_shared<State>(std::move(options), log, std::move(handler))) {}
+
+EventConsumer::EventConsumer(EventLog& log, EventConsumerOptions options, BatchHandler handler)
+    : state_(std::make_shared<State>(std::move(options), log, Handler{}, std::move(handler))) {}
 
 EventConsumer::~EventConsumer() {
   if (loop_) loop_->RequestStop();

@@ -50,6 +50,11 @@ class EventConsumer {
   // `log` must outlive the consumer's Stop(). The consumer owns timers on the
   // executor it is started on: destroy it before that execution context.
   EventConsumer(EventLog& log, EventConsumerOptions options, Handler handler);
+  // Handles each read batch in one call (e.g. one group-committed write for
+  // the whole batch); the batch is committed when it succeeds, re-read whole
+  // when it fails.
+  using BatchHandler = std::function<boost::asio::awaitable<core::Result<void>>(const std::vector<Event>&)>;
+  EventConsumer(EventLog& log, EventConsumerOptions options, BatchHandler handler);
   // Asks a running consumer to stop; await Stop() first to also wait for it.
   ~EventConsumer();
   EventConsumer(const EventConsumer&) = delete;

@@ -367,6 +367,36 @@ TEST_P(EventLogContract, ConsumerRetriesAFailedEventWithoutSkippingIt) {
   EXPECT_EQ(consumer.failures(), 2u);
 }
 
+TEST_P(EventLogContract, BatchConsumerCommitsWholeBatchesAndRereadsAFailedOne) {
+  for (int i = 1; i <= 7; ++i) Append("t", "k", "e" + std::to_string(i));
+  IoThread& io = Background();
+  std::mutex mu;
+  std::vector<std::vector<int64_t>> batches;
+  bool fail_once = true;
+  EventConsumer consumer(log(), {.topic = "t", .group = "g", .batch_size = 4, .retry_min_ms = 1, .retry_max_ms = 2},
+                         [&](const std::vector<Event>& batch) -> boost::asio::awaitable<core::Result<void>> {
+                           std::lock_guard lock(mu);
+                           std::vector<int64_t> offsets;
+                           for (const auto& e : batch) offsets.push_back(e.offset);
+                           batches.push_back(offsets);
+                           if (offsets.front() == 5 && fail_once) {
+                             fail_once = false;
+                             co_return core::Error::Make(core::Errc::kUnavailable, "try again");
+                           }
+                           co_return core::Result<void>{};
+                         });
+  consumer.Start(io.io().get_executor());
+  ASSERT_TRUE(EventuallyTrue([&] { return Committed("t", "g") == 7; }));
+  io.Run(consumer.Stop());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0], (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(batches[1], (std::vector<int64_t>{5, 6, 7}));
+  EXPECT_EQ(batches[2], (std::vector<int64_t>{5, 6, 7}));  // the failed batch, read again whole
+  EXPECT_EQ(consumer.handled(), 7u);
+  EXPECT_EQ(consumer.failures(), 1u);
+}
+
 TEST_P(EventLogContract, ARestartedConsumerResumesAfterTheCommittedOffset) {
   for (int i = 1; i <= 4; ++i) Append("t", "k", "e" + std::to_string(i));
   ASSERT_TRUE(Commit("t", "g", 2));

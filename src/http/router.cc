@@ -47,20 +47,12 @@ bool MatchSegments(const Route& r, std::string_view path, Request* req) {
 }  // namespace
 
 Route& Router::Add(Method m, std::string_view pattern, SyncHandler h, RouteOptions opts) {
-  auto r = std::make_unique<Route>();
-  r->method = m;
-  r->pattern = std::string(pattern);
-  r->sync = std::move(h);
-  r->options = opts;
+  auto r = std::make_unique<Route>(Route{m, std::string(pattern), {}, std::move(h), {}, opts});
   return AddRoute(std::move(r));
 }
 
 Route& Router::Add(Method m, std::string_view pattern, AsyncHandler h, RouteOptions opts) {
-  auto r = std::make_unique<Route>();
-  r->method = m;
-  r->pattern = std::string(pattern);
-  r->async = std::move(h);
-  r->options = opts;
+  auto r = std::make_unique<Route>(Route{m, std::string(pattern), {}, {}, std::move(h), opts});
   return AddRoute(std::move(r));
 }
 

@@ -6,7 +6,10 @@
 
 #include <cstdlib>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <thread>
 
 #include "app/ops_routes.h"
@@ -177,6 +180,21 @@ int ServeEmbedded(const Settings& s) {
     if (change == "placed") orders_placed.Inc();
     relay.Notify();
   });
+  // The event log is append-only; trimming old events keeps it bounded on disk.
+  boost::asio::steady_timer trim_timer(background);
+  boost::asio::co_spawn(
+      background,
+      [&]() -> boost::asio::awaitable<void> {
+        for (;;) {
+          trim_timer.expires_after(std::chrono::seconds(60));
+          auto [ec] = co_await trim_timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+          if (ec) co_return;
+          const int64_t cutoff = clock.UnixMillis() - s.workers.event_retention_s * 1000;
+          auto trimmed = co_await pool.Run([&] { return event_log.TrimSync(cutoff, 10'000); });
+          if (!trimmed) obs::LogWarn("event trim failed", {{"error", trimmed.error().message}});
+        }
+      },
+      boost::asio::detached);
   relay.Start(background.get_executor());
   created_consumer.Start(background.get_executor());
   saga_worker.Start(background.get_executor());
@@ -219,6 +237,7 @@ int ServeEmbedded(const Settings& s) {
   boost::asio::co_spawn(
       background,
       [&]() -> boost::asio::awaitable<void> {
+        trim_timer.cancel();
         co_await relay.Stop();
         co_await created_consumer.Stop();
         co_await saga_worker.Stop();

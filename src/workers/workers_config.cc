@@ -10,6 +10,7 @@ void WorkersConfig::Declare(config::ConfigSource& src) {
   src.Declare({"payment-latency-ms", "0", "simulated payment provider: latency per charge"});
   src.Declare({"job-lease-ms", "10000", "a job whose worker died is redelivered after this long"});
   src.Declare({"job-max-attempts", "8", "attempts before a job is dead-lettered"});
+  src.Declare({"event-retention-s", "604800", "events older than this are trimmed from the embedded event log"});
 }
 
 core::Result<WorkersConfig> WorkersConfig::Load(const config::ConfigSource& src) {
@@ -28,6 +29,7 @@ core::Result<WorkersConfig> WorkersConfig::Load(const config::ConfigSource& src)
   errs.Take(src.GetInt("payment-latency-ms", 0, 60'000), c.payment_latency_ms);
   errs.Take(src.GetInt("job-lease-ms", 100, 3'600'000), c.job_lease_ms);
   errs.Take(src.GetInt("job-max-attempts", 1, 1000), c.job_max_attempts);
+  errs.Take(src.GetInt("event-retention-s", 60, 10LL * 365 * 24 * 3600), c.event_retention_s);
   if (auto r = errs.Finish(); !r) return r.error();
   return c;
 }

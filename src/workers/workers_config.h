@@ -14,6 +14,7 @@ struct WorkersConfig {
   int64_t payment_latency_ms = 0;
   int64_t job_lease_ms = 10'000;   // a job whose worker died is redelivered after this
   int64_t job_max_attempts = 8;    // then it is dead-lettered
+  int64_t event_retention_s = 7 * 24 * 3600;  // older events are trimmed from the log
 
   static void Declare(config::ConfigSource& src);
   static core::Result<WorkersConfig> Load(const config::ConfigSource& src);

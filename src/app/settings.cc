@@ -12,17 +12,13 @@ void Settings::DeclareAll(config::ConfigSource& src) {
 
 core::Result<Settings> Settings::Load(const config::ConfigSource& src) {
   Settings s;
-  std::string errors;
-  auto collect = [&](auto result, auto& out) {
-    if (result) out = std::move(*result);
-    else errors += (errors.empty() ? "" : "; ") + result.error().message;
-  };
-  collect(AppConfig::Load(src), s.app);
-  collect(http::ServerConfig::Load(src), s.server);
-  collect(services::UsersConfig::Load(src), s.users);
-  collect(services::CatalogConfig::Load(src), s.catalog);
-  collect(workers::WorkersConfig::Load(src), s.workers);
-  if (!errors.empty()) return core::Error::Invalid(errors);
+  config::ConfigErrors errs;
+  errs.Take(AppConfig::Load(src), s.app);
+  errs.Take(http::ServerConfig::Load(src), s.server);
+  errs.Take(services::UsersConfig::Load(src), s.users);
+  errs.Take(services::CatalogConfig::Load(src), s.catalog);
+  errs.Take(workers::WorkersConfig::Load(src), s.workers);
+  if (auto r = errs.Finish(); !r) return r.error();
   return s;
 }
 

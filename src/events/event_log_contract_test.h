@@ -33,6 +33,7 @@
 #include "core/clock.h"
 #include "events/consumer.h"
 #include "events/event_log.h"
+#include "core/testing/async_test_util.h"
 
 namespace shopd::events::contract {
 
@@ -57,36 +58,8 @@ inline std::string EventLogBackendName(const ::testing::TestParamInfo<EventLogBa
   return info.param.name;
 }
 
-// An io_context on its own thread for background loops; joined on
-// destruction.
-class IoThread {
- public:
-  IoThread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  boost::asio::io_context& io() { return io_; }
-  // Runs `aw` here and waits for it.
-  void Run(boost::asio::awaitable<void> aw) { boost::asio::co_spawn(io_, std::move(aw), boost::asio::use_future).get(); }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
-
-// Waits (really) for a condition that other threads make true, bounded.
-inline bool EventuallyTrue(const std::function<bool()>& condition,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using shopd::testing::EventuallyTrue;
+using shopd::testing::IoThread;
 
 #define SHOPD_EVENTS_EXPECT_ERRC(result, errc)                 \
   do {                                                         \

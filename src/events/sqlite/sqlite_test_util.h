@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "storage/sqlite/sqlite_database.h"
+#include "core/testing/async_test_util.h"
 
 namespace shopd::events::sqlite::test_util {
 
@@ -45,34 +46,7 @@ inline std::unique_ptr<storage::sqlite::SqliteDatabase> OpenOrDie(const std::str
   return std::move(*db);
 }
 
-// An io_context on its own thread for background loops; joined on destruction.
-class IoThread {
- public:
-  IoThread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
-  ~IoThread() {
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  boost::asio::io_context& io() { return io_; }
-  // Runs `aw` here and waits for it.
-  void Run(boost::asio::awaitable<void> aw) { boost::asio::co_spawn(io_, std::move(aw), boost::asio::use_future).get(); }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
-
-// Waits (really) for a condition that other threads make true, bounded.
-inline bool EventuallyTrue(const std::function<bool()>& condition,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using shopd::testing::EventuallyTrue;
+using shopd::testing::IoThread;
 
 }  // namespace shopd::events::sqlite::test_util

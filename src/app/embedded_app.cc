@@ -136,19 +136,23 @@ int ServeEmbedded(const Settings& s) {
       s.workers.payment_decline_rate, std::chrono::milliseconds(s.workers.payment_latency_ms)});
   workers::OrderSaga saga(order_store, payments, clock);
   constexpr const char* kSagaQueue = "order-saga";
+  auto finished_counter = [&metrics](const char* status) -> obs::Counter& {
+    return metrics.GetCounter("shopd_orders_finished_total", "Orders the saga moved to a final status.",
+                              {{"status", status}});
+  };
+  obs::Counter& orders_confirmed = finished_counter("confirmed");
+  obs::Counter& orders_rejected = finished_counter("rejected");
   queue::JobWorker saga_worker(
       jobs,
       queue::JobWorkerOptions{.queue = kSagaQueue,
                               .concurrency = static_cast<size_t>(s.workers.workers),
                               .lease_ms = s.workers.job_lease_ms},
-      [&saga, &metrics](const queue::LeasedJob& job) -> boost::asio::awaitable<core::Result<void>> {
+      [&saga, &orders_confirmed, &orders_rejected](const queue::LeasedJob& job)
+          -> boost::asio::awaitable<core::Result<void>> {
         auto finished = co_await saga.Run(job.payload);
         if (!finished) co_return finished.error();
-        if (!finished->empty())
-          metrics
-              .GetCounter("shopd_orders_finished_total", "Orders the saga moved to a final status.",
-                          {{"status", *finished}})
-              .Inc();
+        if (*finished == "confirmed") orders_confirmed.Inc();
+        if (*finished == "rejected") orders_rejected.Inc();
         co_return core::Result<void>{};
       });
   // Each order.created event becomes one saga job, a whole read batch in one

@@ -270,27 +270,31 @@ Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t 
     if (o->stock_reserved) return Reservation{ReserveOutcome::kReserved, std::move(*o)};
     // The guarded decrement is the whole no-overselling argument: it only
     // succeeds while enough stock is left, inside one write transaction.
-    for (const auto& item : o->items) {
-      auto st = conn.Prepare("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?");
-      if (!st) return st.error();
-      st->Bind(1, item.quantity).Bind(2, item.product_id).Bind(3, item.quantity);
-      if (auto r = st->Run(); !r) return r.error();
-      if (conn.Changes() == 0) {
-        // Undo the items already taken by rolling back to a clean state:
-        // re-add them explicitly, since the transaction also records the rejection.
-        for (const auto& taken : o->items) {
-          if (&taken == &item) break;
-          auto back = conn.Prepare("UPDATE products SET stock = stock + ? WHERE id = ?");
-          if (!back) return back.error();
-          back->Bind(1, taken.quantity).Bind(2, taken.product_id);
-          if (auto r = back->Run(); !r) return r.error();
+    // All items or none: the decrements run in a nested transaction (a
+    // savepoint) that is rolled back when any item falls short.
+    bool all_reserved = true;
+    {
+      auto take = Transaction::BeginImmediate(conn);
+      if (!take) return take.error();
+      for (const auto& item : o->items) {
+        auto st = conn.Prepare("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?");
+        if (!st) return st.error();
+        st->Bind(1, item.quantity).Bind(2, item.product_id).Bind(3, item.quantity);
+        if (auto r = st->Run(); !r) return r.error();
+        if (conn.Changes() == 0) {
+          all_reserved = false;
+          break;
         }
-        if (auto r = SetStatus(conn, o->id, "rejected", "out_of_stock", now_ms); !r) return r.error();
-        o->status = "rejected";
-        o->reason = "out_of_stock";
-        if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
-        return Reservation{ReserveOutcome::kOutOfStock, std::move(*o)};
       }
+      if (all_reserved)
+        if (auto c = take->Commit(); !c) return c.error();
+    }
+    if (!all_reserved) {
+      if (auto r = SetStatus(conn, o->id, "rejected", "out_of_stock", now_ms); !r) return r.error();
+      o->status = "rejected";
+      o->reason = "out_of_stock";
+      if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
+      return Reservation{ReserveOutcome::kOutOfStock, std::move(*o)};
     }
     auto st = conn.Prepare("UPDATE orders SET stock_reserved = 1, updated_at = ? WHERE id = ?");
     if (!st) return st.error();

@@ -126,8 +126,14 @@ int ServeEmbedded(const Settings& s) {
   boost::asio::io_context background(1);
   auto background_guard = boost::asio::make_work_guard(background);
   storage::sqlite::SqliteWriter writer(**db);
+  metrics.AddCallbackCounter("shopd_sqlite_group_commits_total", "Write transactions the SQLite writer committed.", {},
+                             [&writer] { return static_cast<double>(writer.commits()); });
+  metrics.AddCallbackCounter("shopd_sqlite_group_writes_total",
+                             "Writes committed by the SQLite writer (writes / commits = mean group size).", {},
+                             [&writer] { return static_cast<double>(writer.writes()); });
   storage::sqlite::SqliteOrderStore order_store(**db, pool, writer);
   events::sqlite::SqliteEventLog event_log(**db, pool, clock);
+  event_log.UseWriter(&writer);
   queue::JobQueueOptions queue_options;
   queue_options.default_max_attempts = static_cast<int>(s.workers.job_max_attempts);
   queue::sqlite::SqliteJobQueue jobs(**db, pool, clock, queue_options);

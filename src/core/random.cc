@@ -60,17 +60,35 @@ std::string FastId() {
   return s;
 }
 
+namespace {
+std::string FormatUuid(const unsigned char (&b)[16]) {
+  std::string out(36, '-');
+  size_t at = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++at;  // the dashes
+    out[at++] = kHex[b[i] >> 4];
+    out[at++] = kHex[b[i] & 0xf];
+  }
+  return out;
+}
+}  // namespace
+
 std::string NewUuid() {
   unsigned char b[16];
   SecureRandomBytes(b, sizeof b);
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                b[14], b[15]);
-  return out;
+  return FormatUuid(b);
+}
+
+std::string NewUuidV7(int64_t unix_ms) {
+  unsigned char b[16];
+  SecureRandomBytes(b, sizeof b);
+  const auto ms = static_cast<uint64_t>(unix_ms < 0 ? 0 : unix_ms);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  b[6] = (b[6] & 0x0f) | 0x70;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return FormatUuid(b);
 }
 
 }  // namespace shopd::core

@@ -25,6 +25,18 @@ TEST(Random, UuidHasVersion4Shape) {
   EXPECT_NE(NewUuid(), NewUuid());
 }
 
+TEST(Random, UuidV7CarriesTheTimeAndSortsByIt) {
+  std::regex shape("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  // 1795564800000 ms = 0x01a210008800; RFC 9562 puts the milliseconds first,
+  // big-endian.
+  const std::string id = NewUuidV7(1795564800000);
+  EXPECT_TRUE(std::regex_match(id, shape)) << id;
+  EXPECT_EQ(id.substr(0, 13), "01a21000-8800");
+  EXPECT_NE(NewUuidV7(1795564800000), NewUuidV7(1795564800000));
+  EXPECT_LT(NewUuidV7(1795564800000), NewUuidV7(1795564800001));
+  EXPECT_LT(NewUuidV7(1795564800999), NewUuidV7(1795564801000));
+}
+
 TEST(Random, SecureTokenLength) {
   EXPECT_EQ(SecureToken(32).size(), 43u);
   EXPECT_NE(SecureToken(32), SecureToken(32));

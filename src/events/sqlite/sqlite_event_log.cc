@@ -203,18 +203,26 @@ core::Result<size_t> SqliteEventLog::TrimSync(int64_t created_before_ms, size_t 
 // Not coroutines: each returns the pool's awaitable directly (see
 // storage/sqlite/sqlite_user_store.cc for the GCC 12 reason).
 
+// With a writer, each write still runs its own *Sync body: inside the batch,
+// WithConnection hands it the batch's connection and its transaction becomes
+// a savepoint.
 Async<int64_t> SqliteEventLog::Append(std::string topic, std::string key, std::string payload) {
-  return pool_.Run([this, topic = std::move(topic), key = std::move(key), payload = std::move(payload)]() mutable
-                   -> core::Result<int64_t> {
-    std::vector<EventInput> one;
-    one.push_back(EventInput{std::move(topic), std::move(key), std::move(payload), 0});
+  std::vector<EventInput> one;
+  one.push_back(EventInput{std::move(topic), std::move(key), std::move(payload), 0});
+  auto append_one = [this, one = std::move(one)]() -> core::Result<int64_t> {
     auto offsets = AppendBatchSync(one);
     if (!offsets) return offsets.error();
     return offsets->front();
+  };
+  if (writer_) return writer_->Run([append_one = std::move(append_one)](storage::sqlite::Connection&) mutable {
+    return append_one();
   });
+  return pool_.Run(std::move(append_one));
 }
 
 Async<std::vector<int64_t>> SqliteEventLog::AppendBatch(std::vector<EventInput> events) {
+  if (writer_)
+    return writer_->Run([this, events = std::move(events)](storage::sqlite::Connection&) { return AppendBatchSync(events); });
   return pool_.Run([this, events = std::move(events)] { return AppendBatchSync(events); });
 }
 
@@ -224,6 +232,10 @@ Async<std::vector<Event>> SqliteEventLog::Read(std::string topic, std::string gr
 }
 
 Async<void> SqliteEventLog::Commit(std::string topic, std::string group, int64_t offset) {
+  if (writer_)
+    return writer_->Run([this, topic = std::move(topic), group = std::move(group), offset](storage::sqlite::Connection&) {
+      return CommitSync(topic, group, offset);
+    });
   return pool_.Run(
       [this, topic = std::move(topic), group = std::move(group), offset] { return CommitSync(topic, group, offset); });
 }

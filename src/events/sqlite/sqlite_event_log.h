@@ -21,6 +21,7 @@
 #include "events/event_log.h"
 #include "exec/worker_pool.h"
 #include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_writer.h"
 
 namespace shopd::events::sqlite {
 
@@ -58,6 +59,13 @@ class SqliteEventLog final : public EventLog {
   // Checks what AppendEvents would reject.
   core::Result<void> Validate(const std::vector<EventInput>& events) const;
 
+  // Appends and offset commits join the writer's group commits instead of
+  // taking the write lock on the pool (where they would wait out the
+  // writer's transactions in SQLite's busy handler). `writer` must be on
+  // this log's database and outlive it.
+  void UseWriter(storage::sqlite::SqliteWriter* writer) { writer_ = writer; }
+  storage::sqlite::SqliteWriter* writer() const { return writer_; }
+
   storage::sqlite::SqliteDatabase& database() { return db_; }
   // Wall-clock milliseconds by this log's clock.
   int64_t NowMs() const;
@@ -67,6 +75,7 @@ class SqliteEventLog final : public EventLog {
   exec::WorkerPool& pool_;
   const core::Clock& clock_;
   const SqliteEventLogOptions options_;
+  storage::sqlite::SqliteWriter* writer_ = nullptr;
 };
 
 // Appends `events` on `conn`, which must be inside the caller's open

@@ -68,7 +68,12 @@ SqliteOutboxRelay::SqliteOutboxRelay(storage::sqlite::SqliteDatabase& db, exec::
 }
 
 Async<size_t> SqliteOutboxRelay::RelayOnce() {
-  if (same_database()) return pool_.Run([this] { return RelayLocalSync(); });
+  if (same_database()) {
+    // The log's writer, when it has one, takes the batch into its group commit.
+    if (auto* writer = local_log_->writer())
+      return writer->Run([this](storage::sqlite::Connection&) { return RelayLocalSync(); });
+    return pool_.Run([this] { return RelayLocalSync(); });
+  }
   return RelayForeign();
 }
 

@@ -54,11 +54,11 @@ boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Place
         .WithType("idempotency-key-invalid");
   if (auto e = Validate(lines)) co_return *e;
   storage::NewOrder order;
-  order.id = core::NewUuid();
+  order.now_ms = clock_.UnixMillis();
+  order.id = core::NewUuidV7(order.now_ms);
   order.user_id = caller.user_id;
   order.idempotency_key = std::move(idempotency_key);
   order.request_hash = RequestHash(lines);
-  order.now_ms = clock_.UnixMillis();
   for (auto& l : lines) order.items.push_back(storage::OrderItem{std::move(l.product_id), l.quantity, 0});
   auto created = co_await store_.CreateOrder(std::move(order));
   if (created && !created->replayed && on_change_) on_change_("placed");

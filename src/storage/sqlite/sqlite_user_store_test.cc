@@ -102,6 +102,7 @@ TEST_F(SqliteDatabaseTest, CreatesTheFileInWalModeWithConnectionPragmas) {
   EXPECT_EQ(QueryText(*db, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(QueryText(*db, "PRAGMA foreign_keys"), "1");
   EXPECT_EQ(QueryText(*db, "PRAGMA synchronous"), "1");  // NORMAL
+  EXPECT_EQ(QueryText(*db, "PRAGMA temp_store"), "2");   // MEMORY
   EXPECT_EQ(QueryText(*db, "PRAGMA busy_timeout"), "5000");
   EXPECT_TRUE(db->Ping());
 }

@@ -14,31 +14,47 @@ namespace {
 using test_util::OpenOrDie;
 using test_util::TempDir;
 
-// Members are destroyed in reverse: the log, the pool (draining its tasks),
-// the database, the files.
+// Members are destroyed in reverse: the log, the writer, the pool (draining
+// its tasks), the database, the files. With `group_commit`, writes go through
+// a SqliteWriter, as in the product.
 class SqliteHarness final : public contract::EventLogHarness {
  public:
-  explicit SqliteHarness(core::ManualClock& clock) : clock_(clock) { Restart(); }
+  SqliteHarness(core::ManualClock& clock, bool group_commit) : clock_(clock), group_commit_(group_commit) {
+    Restart();
+  }
   EventLog& log() override { return *log_; }
   void Restart() override {
     log_.reset();
+    writer_.reset();
     db_.reset();
     db_ = OpenOrDie(dir_.path());
     log_ = std::make_unique<SqliteEventLog>(*db_, pool_, clock_);
+    if (group_commit_) {
+      writer_ = std::make_unique<storage::sqlite::SqliteWriter>(*db_);
+      log_->UseWriter(writer_.get());
+    }
   }
 
  private:
   core::ManualClock& clock_;
+  const bool group_commit_;
   TempDir dir_;
   exec::WorkerPool pool_{4, 256, "events-test"};
   std::unique_ptr<storage::sqlite::SqliteDatabase> db_;
+  std::unique_ptr<storage::sqlite::SqliteWriter> writer_;
   std::unique_ptr<SqliteEventLog> log_;
 };
 
 using contract::EventLogContract;
 INSTANTIATE_TEST_SUITE_P(Sqlite, EventLogContract,
-                         ::testing::Values(contract::EventLogBackend{
-                             "Sqlite", [](core::ManualClock& clock) { return std::make_unique<SqliteHarness>(clock); }}),
+                         ::testing::Values(contract::EventLogBackend{"Sqlite",
+                                                                     [](core::ManualClock& clock) {
+                                                                       return std::make_unique<SqliteHarness>(clock, false);
+                                                                     }},
+                                           contract::EventLogBackend{"SqliteGroupCommit",
+                                                                     [](core::ManualClock& clock) {
+                                                                       return std::make_unique<SqliteHarness>(clock, true);
+                                                                     }}),
                          contract::EventLogBackendName);
 
 // SQLite-only: retention.

@@ -144,6 +144,20 @@ TEST_F(SqliteOutboxRelayTest, OnlyCommittedRowsAreRelayedInOrderExactlyOnce) {
   EXPECT_EQ((*events)[1].key, "o2");
 }
 
+TEST_F(SqliteOutboxRelayTest, WithTheLogsWriterBatchesMoveInsideTheGroupCommit) {
+  storage::sqlite::SqliteWriter writer(*db_);
+  log_.UseWriter(&writer);
+  ASSERT_TRUE(WriteOutbox(*db_, {{"order.created", "o1", "created-1"}, {"order.created", "o2", "created-2"}}, true));
+  SqliteOutboxRelay relay(*db_, pool_, log_);
+  const uint64_t writes_before = writer.writes();
+  EXPECT_EQ(RelayOnce(relay), 2u);
+  EXPECT_EQ(RelayOnce(relay), 0u);
+  EXPECT_EQ(writer.writes(), writes_before + 2) << "both passes ran on the writer";
+  EXPECT_EQ(*relay.PendingSync(), 0);
+  EXPECT_EQ(Payloads(log_, "order.created"), (std::vector<std::string>{"created-1", "created-2"}));
+  log_.UseWriter(nullptr);
+}
+
 TEST_F(SqliteOutboxRelayTest, AppendToOutboxNeedsAnOpenTransaction) {
   auto r = db_->WithConnection(
       [](Connection& conn) { return AppendToOutbox(conn, "order.created", "o1", "p", 1); });

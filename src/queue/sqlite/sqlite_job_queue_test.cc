@@ -43,19 +43,26 @@ std::unique_ptr<SqliteDatabase> OpenOrDie(const std::string& dir) {
   return std::move(*db);
 }
 
-// Members are destroyed in reverse: the queue, the pool (draining its tasks),
-// the database, the files.
+// Members are destroyed in reverse: the queue, the writer, the pool
+// (draining its tasks), the database, the files. With `group_commit`, writes
+// go through a SqliteWriter, as in the product.
 class SqliteHarness final : public contract::JobQueueHarness {
  public:
-  SqliteHarness(core::ManualClock& clock, const JobQueueOptions& options) : clock_(clock), options_(options) {
+  SqliteHarness(core::ManualClock& clock, const JobQueueOptions& options, bool group_commit)
+      : clock_(clock), options_(options), group_commit_(group_commit) {
     Restart();
   }
   JobQueue& queue() override { return *queue_; }
   void Restart() override {
     queue_.reset();
+    writer_.reset();
     db_.reset();
     db_ = OpenOrDie(dir_.path());
     queue_ = std::make_unique<SqliteJobQueue>(*db_, pool_, clock_, options_);
+    if (group_commit_) {
+      writer_ = std::make_unique<storage::sqlite::SqliteWriter>(*db_);
+      queue_->UseWriter(writer_.get());
+    }
   }
   SqliteJobQueue& sqlite_queue() { return *queue_; }
   SqliteDatabase& db() { return *db_; }
@@ -63,19 +70,24 @@ class SqliteHarness final : public contract::JobQueueHarness {
  private:
   core::ManualClock& clock_;
   const JobQueueOptions options_;
+  const bool group_commit_;
   TempDir dir_;
   exec::WorkerPool pool_{4, 256, "queue-test"};
   std::unique_ptr<SqliteDatabase> db_;
+  std::unique_ptr<storage::sqlite::SqliteWriter> writer_;
   std::unique_ptr<SqliteJobQueue> queue_;
 };
 
 using contract::JobQueueContract;
 INSTANTIATE_TEST_SUITE_P(Sqlite, JobQueueContract,
-                         ::testing::Values(contract::JobQueueBackend{
-                             "Sqlite",
-                             [](core::ManualClock& clock, const JobQueueOptions& options) {
-                               return std::make_unique<SqliteHarness>(clock, options);
-                             }}),
+                         ::testing::Values(contract::JobQueueBackend{"Sqlite",
+                                                                     [](core::ManualClock& clock, const JobQueueOptions& options) {
+                                                                       return std::make_unique<SqliteHarness>(clock, options, false);
+                                                                     }},
+                                           contract::JobQueueBackend{"SqliteGroupCommit",
+                                                                     [](core::ManualClock& clock, const JobQueueOptions& options) {
+                                                                       return std::make_unique<SqliteHarness>(clock, options, true);
+                                                                     }}),
                          contract::JobQueueBackendName);
 
 // SQLite-only behaviour: the blocking API the CLI uses and enqueueing inside
@@ -83,7 +95,7 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, JobQueueContract,
 
 class SqliteJobQueueTest : public ::testing::Test {
  protected:
-  SqliteJobQueueTest() : harness_(clock_, JobQueueOptions{}) {}
+  SqliteJobQueueTest() : harness_(clock_, JobQueueOptions{}, false) {}
   SqliteJobQueue& q() { return harness_.sqlite_queue(); }
 
   core::ManualClock clock_;

@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <iterator>
+
 namespace shopd::storage::sqlite {
 
 SqliteWriter::SqliteWriter(SqliteDatabase& db, size_t max_queued, size_t max_batch)
@@ -42,12 +45,33 @@ void SqliteWriter::Loop() {
     if (committed) {
       commits_.fetch_add(1, std::memory_order_relaxed);
       writes_.fetch_add(batch.size(), std::memory_order_relaxed);
-      for (auto& task : batch) task->Complete();
     } else {
       // Nothing of this batch is in the database: every caller learns so.
-      for (auto& task : batch) task->Finish(committed.error());
+      for (auto& task : batch) task->Fail(committed.error());
     }
-    batch.clear();
+    DeliverAll(batch);
+  }
+}
+
+void SqliteWriter::DeliverAll(std::vector<std::unique_ptr<Task>>& tasks) {
+  // Callers sit on a few executors (a reactor or two, the background loop),
+  // so a linear search over the groups is cheap.
+  std::vector<std::vector<std::unique_ptr<Task>>> groups;
+  for (auto& task : tasks) {
+    auto same = std::find_if(groups.begin(), groups.end(),
+                             [&](const auto& g) { return g.front()->executor() == task->executor(); });
+    if (same == groups.end()) {
+      groups.emplace_back();
+      same = std::prev(groups.end());
+    }
+    same->push_back(std::move(task));
+  }
+  tasks.clear();
+  for (auto& group : groups) {
+    const boost::asio::any_io_executor ex = group.front()->executor();
+    boost::asio::post(ex, [group = std::move(group)]() mutable {
+      for (auto& task : group) task->Deliver();
+    });
   }
 }
 

@@ -13,6 +13,7 @@
 // Bounded: when `max_queued` writes wait, Run fails fast with kUnavailable.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -50,9 +51,14 @@ class SqliteWriter {
     return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
         [this](auto handler, Fn fn) mutable {
           using H = decltype(handler);
-          auto ex = boost::asio::get_associated_executor(handler);
-          auto task = std::make_unique<TaskImpl<R, Fn, H, decltype(ex)>>(std::move(fn), std::move(handler), ex);
-          if (!Enqueue(task)) task->Finish(Overloaded());
+          boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler);
+          std::unique_ptr<Task> task = std::make_unique<TaskImpl<R, Fn, H>>(std::move(fn), std::move(handler), ex);
+          if (!Enqueue(task)) {
+            task->Fail(Overloaded());
+            std::vector<std::unique_ptr<Task>> one;
+            one.push_back(std::move(task));
+            DeliverAll(one);
+          }
         },
         boost::asio::use_awaitable, std::move(fn));
   }
@@ -64,16 +70,20 @@ class SqliteWriter {
   uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
 
  private:
+  // One caller's write. Its result is handed back on the caller's executor:
+  // after a commit, every task of one executor in a single post (a post per
+  // task would wake the caller's thread once per write).
   struct Task {
     virtual ~Task() = default;
     virtual void Execute(Connection& conn) = 0;  // inside the batch transaction
-    virtual void Complete() = 0;                 // after a successful commit
-    virtual void Finish(core::Error error) = 0;  // the batch (or the enqueue) failed
+    virtual void Fail(core::Error error) = 0;    // the batch (or the enqueue) failed
+    virtual void Deliver() = 0;                  // on executor(): resumes the caller
+    virtual const boost::asio::any_io_executor& executor() const = 0;
   };
 
-  template <class R, class Fn, class H, class Ex>
+  template <class R, class Fn, class H>
   struct TaskImpl final : Task {
-    TaskImpl(Fn f, H h, Ex e) : fn(std::move(f)), handler(std::move(h)), ex(e) {}
+    TaskImpl(Fn f, H h, boost::asio::any_io_executor e) : fn(std::move(f)), handler(std::move(h)), ex(std::move(e)) {}
     void Execute(Connection& conn) override {
       auto step = Transaction::BeginImmediate(conn);  // a SAVEPOINT inside the batch
       if (!step) {
@@ -89,22 +99,19 @@ class SqliteWriter {
         if (auto c = step->Commit(); !c) result.emplace(c.error());
       }
     }
-    void Complete() override { Post(std::move(*result)); }
-    void Finish(core::Error error) override { Post(R(std::move(error))); }
-    void Post(R r) {
-      boost::asio::post(ex, [h = std::move(handler), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
-    }
+    void Fail(core::Error error) override { result.emplace(std::move(error)); }
+    void Deliver() override { std::move(handler)(std::move(*result)); }
+    const boost::asio::any_io_executor& executor() const override { return ex; }
     Fn fn;
     H handler;
-    Ex ex;
+    boost::asio::any_io_executor ex;
     std::optional<R> result;
   };
 
   static core::Error Overloaded() {
     return core::Error{core::Errc::kUnavailable, "server is overloaded, retry shortly", {}, "write queue full", 1, {}};
   }
-  template <class T>
-  bool Enqueue(std::unique_ptr<T>& task) {
+  bool Enqueue(std::unique_ptr<Task>& task) {
     {
       std::lock_guard lock(mu_);
       if (stopping_ || queue_.size() >= max_queued_) return false;
@@ -114,6 +121,8 @@ class SqliteWriter {
     return true;
   }
   void Loop();
+  // Hands each task's result back, one post per executor; empties `tasks`.
+  static void DeliverAll(std::vector<std::unique_ptr<Task>>& tasks);
 
   SqliteDatabase& db_;
   const size_t max_queued_;

@@ -28,7 +28,7 @@
 #   PORT=18400          base port: nginx PORT, express PORT+1, shopd PORT+2,
 #                       cache.js PORT+3, queue.js PORT+4, redis-server PORT+5
 #   ORDERS=20000 WARMUP_ORDERS=5000   orders per measured / warm-up run
-#   SHOPD_WORKERS=32    shopd --workers (saga jobs in flight; the product default)
+#   SHOPD_WORKERS=128   shopd --workers (saga jobs in flight; the product default)
 #   WORKER_CONCURRENCY=1  BullMQ worker.js concurrency (peers' default)
 #   ORDERS_CAP=300      wrk -d cap (s) of one orders run
 #   DRAIN_TIMEOUT=120   s to wait after wrk for every accepted order to be final
@@ -64,7 +64,7 @@ CASES=${CASES:-"nginx express shopd-health shopd-me shopd-product express-cache 
 PORT=${PORT:-18400}
 ORDERS=${ORDERS:-20000}
 WARMUP_ORDERS=${WARMUP_ORDERS:-5000}
-SHOPD_WORKERS=${SHOPD_WORKERS:-32}
+SHOPD_WORKERS=${SHOPD_WORKERS:-128}
 WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-1}
 ORDERS_CAP=${ORDERS_CAP:-300}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}

@@ -5,7 +5,7 @@
 namespace shopd::workers {
 
 void WorkersConfig::Declare(config::ConfigSource& src) {
-  src.Declare({"workers", "32", "order saga jobs in flight per process (they mostly wait on the database)"});
+  src.Declare({"workers", "128", "order saga jobs in flight per process (they mostly wait on the database)"});
   src.Declare({"payment-decline-rate", "0", "simulated payment provider: share of charges declined (0..1)"});
   src.Declare({"payment-latency-ms", "0", "simulated payment provider: latency per charge"});
   src.Declare({"job-lease-ms", "10000", "a job whose worker died is redelivered after this long"});

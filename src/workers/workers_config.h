@@ -9,7 +9,7 @@
 namespace shopd::workers {
 
 struct WorkersConfig {
-  int workers = 32;                // saga jobs in flight per process
+  int workers = 128;               // saga jobs in flight per process
   double payment_decline_rate = 0.0;
   int64_t payment_latency_ms = 0;
   int64_t job_lease_ms = 10'000;   // a job whose worker died is redelivered after this

@@ -1,6 +1,5 @@
 #include "storage/sqlite/sqlite_connection.h"
 
-#include <atomic>
 
 #include <sqlite3.h>
 
@@ -202,6 +201,12 @@ core::Result<void> Connection::Exec(const std::string& sql) {
   return {};
 }
 
+core::Result<void> Connection::RunCached(std::string_view sql) {
+  auto st = Prepare(sql);
+  if (!st) return st.error();
+  return st->Run();
+}
+
 int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
 
 bool Connection::InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }
@@ -210,24 +215,26 @@ bool Connection::InAutocommit() const { return sqlite3_get_autocommit(db_) != 0;
 
 core::Result<Transaction> Transaction::BeginImmediate(Connection& conn) {
   if (!conn.InAutocommit()) {
-    static std::atomic<uint64_t> next_savepoint{0};
-    std::string name = "sp" + std::to_string(++next_savepoint);
-    if (auto r = conn.Exec("SAVEPOINT " + name); !r) return r.error();
-    return Transaction(&conn, std::move(name));
+    // One name for every level: nested transactions end in reverse order of
+    // beginning, and RELEASE / ROLLBACK TO act on the innermost savepoint of
+    // a name, so the statements stay the same and are prepared once per
+    // connection (the group commit runs one per write).
+    if (auto r = conn.RunCached("SAVEPOINT shopd_step"); !r) return r.error();
+    return Transaction(&conn, /*nested=*/true);
   }
   auto begin = conn.Prepare("BEGIN IMMEDIATE");
   if (!begin) return begin.error();
   if (auto r = begin->Run(); !r) return r.error();
-  return Transaction(&conn, {});
+  return Transaction(&conn, /*nested=*/false);
 }
 
 Transaction::~Transaction() {
   if (conn_ == nullptr) return;
-  if (!savepoint_.empty()) {
+  if (nested_) {
     // Undo this step only; the enclosing transaction goes on.
     if (!conn_->InAutocommit()) {
-      (void)conn_->Exec("ROLLBACK TO " + savepoint_);
-      (void)conn_->Exec("RELEASE " + savepoint_);
+      (void)conn_->RunCached("ROLLBACK TO shopd_step");
+      (void)conn_->RunCached("RELEASE shopd_step");
     }
     return;
   }
@@ -239,8 +246,8 @@ Transaction::~Transaction() {
 }
 
 core::Result<void> Transaction::Commit() {
-  if (!savepoint_.empty()) {
-    if (auto r = conn_->Exec("RELEASE " + savepoint_); !r) return r.error();
+  if (nested_) {
+    if (auto r = conn_->RunCached("RELEASE shopd_step"); !r) return r.error();
     conn_ = nullptr;
     return {};
   }

@@ -91,6 +91,8 @@ class Connection {
   core::Result<Statement> PrepareUncached(std::string_view sql);
   // Runs one or more statements without results (migrations).
   core::Result<void> Exec(const std::string& sql);
+  // Runs one statement without results, prepared once and cached.
+  core::Result<void> RunCached(std::string_view sql);
 
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
   int64_t Changes() const;
@@ -127,7 +129,7 @@ class Connection {
 class Transaction {
  public:
   static core::Result<Transaction> BeginImmediate(Connection& conn);
-  Transaction(Transaction&& other) noexcept : conn_(other.conn_), savepoint_(std::move(other.savepoint_)) {
+  Transaction(Transaction&& other) noexcept : conn_(other.conn_), nested_(other.nested_) {
     other.conn_ = nullptr;
   }
   Transaction& operator=(Transaction&&) = delete;
@@ -136,9 +138,9 @@ class Transaction {
   core::Result<void> Commit();
 
  private:
-  Transaction(Connection* conn, std::string savepoint) : conn_(conn), savepoint_(std::move(savepoint)) {}
-  Connection* conn_;       // nullptr once committed or rolled back
-  std::string savepoint_;  // empty for an outermost transaction
+  Transaction(Connection* conn, bool nested) : conn_(conn), nested_(nested) {}
+  Connection* conn_;  // nullptr once committed or rolled back
+  bool nested_;       // a savepoint inside an enclosing transaction
 };
 
 }  // namespace shopd::storage::sqlite

@@ -50,17 +50,23 @@ Loaded ReadOrder(const Statement& st) {
   return l;
 }
 
-// `where` selects by one text parameter.
-Result<Order> Find(Connection& conn, const std::string& where, const std::string& key) {
-  auto st = conn.Prepare(std::string("SELECT ") + kOrderColumns + " FROM orders WHERE " + where);
+// The order row without its items (the saga's settle step needs none).
+Result<Order> FindHeader(Connection& conn, const std::string& id) {
+  auto st = conn.Prepare(std::string("SELECT ") + kOrderColumns + " FROM orders WHERE id = ?");
   if (!st) return st.error();
-  st->Bind(1, key);
+  st->Bind(1, id);
   auto row = st->Step();
   if (!row) return row.error();
   if (!*row) return Error::Make(Errc::kNotFound, "no such order");
   Order o = ReadOrder(*st).order;
   st->Reset();
-  if (auto r = LoadItems(conn, o); !r) return r.error();
+  return o;
+}
+
+Result<Order> Find(Connection& conn, const std::string& id) {
+  auto o = FindHeader(conn, id);
+  if (!o) return o;
+  if (auto r = LoadItems(conn, *o); !r) return r.error();
   return o;
 }
 
@@ -192,7 +198,7 @@ Async<CreatedOrder> SqliteOrderStore::CreateOrder(NewOrder order) {
 Async<Order> SqliteOrderStore::GetOrder(std::string user_id, std::string order_id) {
   return pool_.Run([this, user_id = std::move(user_id), order_id = std::move(order_id)]() -> Result<Order> {
     return db_.WithConnection([&](Connection& conn) -> Result<Order> {
-      auto o = Find(conn, "id = ?", order_id);
+      auto o = Find(conn, order_id);
       if (o && o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
       return o;
     });
@@ -240,7 +246,7 @@ Async<OrderPage> SqliteOrderStore::ListOrders(std::string user_id, std::string c
 
 Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string order_id, int64_t now_ms) {
   return writer_.Run([user_id = std::move(user_id), order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Order> {
-    auto o = Find(conn, "id = ?", order_id);
+    auto o = Find(conn, order_id);
     if (!o) return o.error();
     if (o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
     if (o->status == "cancelled") return o;
@@ -258,13 +264,13 @@ Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string orde
 
 Async<Order> SqliteOrderStore::LoadOrder(std::string order_id) {
   return pool_.Run([this, order_id = std::move(order_id)]() -> Result<Order> {
-    return db_.WithConnection([&](Connection& conn) { return Find(conn, "id = ?", order_id); });
+    return db_.WithConnection([&](Connection& conn) { return Find(conn, order_id); });
   });
 }
 
 Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t now_ms) {
   return writer_.Run([order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Reservation> {
-    auto o = Find(conn, "id = ?", order_id);
+    auto o = Find(conn, order_id);
     if (!o) return o.error();
     if (o->status != "pending") return Reservation{ReserveOutcome::kNotPending, std::move(*o)};
     if (o->stock_reserved) return Reservation{ReserveOutcome::kReserved, std::move(*o)};
@@ -312,7 +318,7 @@ Async<std::string> SqliteOrderStore::RecordPayment(std::string order_id, bool ap
     if (!st) return st.error();
     st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
     if (auto r = st->Run(); !r) return r.error();
-    auto o = Find(conn, "id = ?", order_id);
+    auto o = Find(conn, order_id);
     if (!o) return o.error();
     return o->payment;
   });
@@ -320,20 +326,26 @@ Async<std::string> SqliteOrderStore::RecordPayment(std::string order_id, bool ap
 
 Async<Order> SqliteOrderStore::SettlePayment(std::string order_id, bool approved, int64_t now_ms) {
   return writer_.Run([order_id = std::move(order_id), approved, now_ms](Connection& conn) -> Result<Order> {
-    auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
-    if (!st) return st.error();
-    st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
-    if (auto r = st->Run(); !r) return r.error();
-    auto o = Find(conn, "id = ?", order_id);
+    auto o = FindHeader(conn, order_id);
     if (!o) return o.error();
+    // The first recorded decision wins; a redelivery's answer is ignored.
+    if (o->payment.empty()) {
+      o->payment = approved ? "approved" : "declined";
+      auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ?");
+      if (!st) return st.error();
+      st->Bind(1, o->payment).Bind(2, o->id);
+      if (auto r = st->Run(); !r) return r.error();
+    }
     if (o->payment == "approved") return Confirm(conn, std::move(*o), now_ms);
+    // Only a rejection gives stock back, and only that needs the items.
+    if (auto r = LoadItems(conn, *o); !r) return r.error();
     return Reject(conn, std::move(*o), "payment_declined", now_ms);
   });
 }
 
 Async<Order> SqliteOrderStore::ConfirmOrder(std::string order_id, int64_t now_ms) {
   return writer_.Run([order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Order> {
-    auto o = Find(conn, "id = ?", order_id);
+    auto o = Find(conn, order_id);
     if (!o) return o.error();
     return Confirm(conn, std::move(*o), now_ms);
   });
@@ -341,7 +353,7 @@ Async<Order> SqliteOrderStore::ConfirmOrder(std::string order_id, int64_t now_ms
 
 Async<Order> SqliteOrderStore::RejectOrder(std::string order_id, std::string reason, int64_t now_ms) {
   return writer_.Run([order_id = std::move(order_id), reason = std::move(reason), now_ms](Connection& conn) -> Result<Order> {
-    auto o = Find(conn, "id = ?", order_id);
+    auto o = Find(conn, order_id);
     if (!o) return o.error();
     return Reject(conn, std::move(*o), reason, now_ms);
   });

@@ -83,16 +83,7 @@ class EventLogContract : public ::testing::TestWithParam<EventLogBackend> {
   // Drives one awaitable to completion on this thread.
   template <class T>
   T Await(boost::asio::awaitable<T> aw) {
-    std::optional<T> out;
-    std::exception_ptr error;
-    await_io_.restart();
-    boost::asio::co_spawn(await_io_, std::move(aw), [&](std::exception_ptr e, T value) {
-      error = e;
-      if (!e) out.emplace(std::move(value));
-    });
-    await_io_.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*out);
+    return shopd::testing::AwaitOn(await_io_, std::move(aw));
   }
   // A background thread for EventConsumer tests, alive until after TearDown.
   IoThread& Background() {

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/testing/async_test_util.h"
 #include "queue/job_queue.h"
 #include "queue/worker.h"
 
@@ -140,16 +141,7 @@ class JobQueueContract : public ::testing::TestWithParam<JobQueueBackend> {
   // Drives one awaitable to completion on this thread.
   template <class T>
   T Await(boost::asio::awaitable<T> aw) {
-    std::optional<T> out;
-    std::exception_ptr error;
-    await_io_.restart();
-    boost::asio::co_spawn(await_io_, std::move(aw), [&](std::exception_ptr e, T value) {
-      error = e;
-      if (!e) out.emplace(std::move(value));
-    });
-    await_io_.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*out);
+    return shopd::testing::AwaitOn(await_io_, std::move(aw));
   }
   // Background threads for JobWorker tests, alive until after TearDown.
   IoThreads& Rig(int threads) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/random.h"
+#include "core/testing/async_test_util.h"
 #include "storage/catalog_store.h"
 #include "storage/order_store.h"
 
@@ -35,9 +36,7 @@ namespace order_contract {
 template <class T>
 T Await(boost::asio::awaitable<T> task) {
   boost::asio::io_context io;
-  auto fut = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-  io.run();
-  return fut.get();
+  return shopd::testing::AwaitOn(io, std::move(task));
 }
 }  // namespace order_contract
 

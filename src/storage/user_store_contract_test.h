@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/testing/async_test_util.h"
 #include "storage/user_store.h"
 
 namespace shopd::storage::contract {
@@ -50,15 +51,7 @@ inline std::string UserStoreBackendName(const ::testing::TestParamInfo<UserStore
 template <class T>
 T Await(boost::asio::awaitable<T> aw) {
   boost::asio::io_context io;
-  std::optional<T> out;
-  std::exception_ptr error;
-  boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*out);
+  return shopd::testing::AwaitOn(io, std::move(aw));
 }
 
 class UserStoreContract : public ::testing::TestWithParam<UserStoreBackend> {

@@ -8,7 +8,9 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <exception>
 #include <functional>
+#include <optional>
 #include <thread>
 
 namespace shopd::testing {
@@ -31,6 +33,23 @@ class IoThread {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::thread thread_;
 };
+
+// Drives `aw` to completion on `io`, on this thread, and returns its value
+// (rethrowing its exception). `io` is restarted first, so one io_context can
+// serve a whole test; it must outlive any thread that still posts to it.
+template <class T>
+T AwaitOn(boost::asio::io_context& io, boost::asio::awaitable<T> aw) {
+  std::optional<T> out;
+  std::exception_ptr error;
+  io.restart();
+  boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T value) {
+    error = e;
+    if (!e) out.emplace(std::move(value));
+  });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return std::move(*out);
+}
 
 // Waits (really) for a condition that other threads make true, bounded.
 inline bool EventuallyTrue(const std::function<bool()>& condition,

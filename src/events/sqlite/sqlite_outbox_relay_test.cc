@@ -94,10 +94,7 @@ class SqliteOutboxRelayTest : public ::testing::Test {
   // outlives the pool (a pool thread may still be inside its final post).
   template <class T>
   T Await(boost::asio::awaitable<T> aw) {
-    await_io_.restart();
-    auto out = boost::asio::co_spawn(await_io_, std::move(aw), boost::asio::use_future);
-    await_io_.run();
-    return out.get();
+    return shopd::testing::AwaitOn(await_io_, std::move(aw));
   }
 
   size_t RelayOnce(OutboxRelay& relay) {

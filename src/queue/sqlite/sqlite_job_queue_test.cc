@@ -10,6 +10,7 @@
 
 #include "queue/job_queue_contract_test.h"
 #include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_test_util.h"
 
 namespace shopd::queue::sqlite {
 namespace {
@@ -19,29 +20,8 @@ using storage::sqlite::Connection;
 using storage::sqlite::SqliteDatabase;
 using storage::sqlite::Transaction;
 
-// A fresh directory under $TMPDIR, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "shopd-queue-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::unique_ptr<SqliteDatabase> OpenOrDie(const std::string& dir) {
-  auto db = SqliteDatabase::Open({.data_dir = dir});
-  if (!db) throw std::runtime_error("open failed: " + db.error().internal);
-  return std::move(*db);
-}
+using storage::sqlite::test_util::OpenOrDie;
+using storage::sqlite::test_util::TempDir;
 
 // Members are destroyed in reverse: the queue, the writer, the pool
 // (draining its tasks), the database, the files. With `group_commit`, writes

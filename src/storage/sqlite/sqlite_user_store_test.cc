@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "storage/sqlite/sqlite_database.h"
+#include "storage/sqlite/sqlite_test_util.h"
 #include "storage/sqlite/sqlite_migrations.h"
 #include "storage/user_store_contract_test.h"
 
@@ -21,29 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under $TMPDIR, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "shopd-sqlite-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::unique_ptr<SqliteDatabase> OpenOrDie(const std::string& dir, int busy_timeout_ms = 5000) {
-  auto db = SqliteDatabase::Open({.data_dir = dir, .busy_timeout_ms = busy_timeout_ms});
-  if (!db) throw std::runtime_error("open failed: " + db.error().internal);
-  return std::move(*db);
-}
+using test_util::OpenOrDie;
+using test_util::TempDir;
 
 // Members are destroyed in reverse: the store, then the pool (draining its
 // tasks), then the database, then the files.

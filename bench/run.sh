@@ -836,8 +836,10 @@ REPORT=$OUT/results.md
   has_case shopd-health && target_rps shopd-health 0.8 "shopd GET /health"
   has_case shopd-me && target_rps shopd-me 0.5 "shopd GET /v1/users/me"
   has_case shopd-product && target_rps shopd-product 0.7 "shopd GET /v1/products/{id} (cached)"
+  # issue 2's p99 target names /health and /users/me; the cached product's
+  # p99 is shown next to it without a verdict
   p99s=""; p99v=PASS; any=0
-  for c in shopd-health shopd-me shopd-product; do
+  for c in shopd-health shopd-me; do
     has_case "$c" || continue
     any=1
     p=$(median $(vals R_P99 "$c"))
@@ -846,7 +848,8 @@ REPORT=$OUT/results.md
   done
   if [ "$any" = 1 ]; then
     note=""; [ "$CONNS" = 64 ] || note=" (measured at $CONNS connections, not 64: not comparable)"
-    echo "- shopd p99 < 2 ms at 64 connections: $p99s -> **$p99v**$note"
+    extra=""; has_case shopd-product && extra="; cached product (no target) $(fmt 2 "$(median $(vals R_P99 shopd-product))") ms"
+    echo "- shopd p99 < 2 ms at 64 connections (/health, /users/me): $p99s -> **$p99v**$note$extra"
   fi
   if has_case orders; then
     if has_case bullmq; then

@@ -803,4 +803,36 @@ TEST_P(JobQueueContract, WorkerStopWaitsForTheHandlersInFlight) {
   EXPECT_EQ(Stats().ready, 1);
 }
 
+TEST_P(JobQueueContract, WorkerKeepsTheLeaseOfAHandlerThatRunsLongerThanIt) {
+  Enqueue("slow");
+  IoThreads& rig = Rig(1);
+  boost::asio::steady_timer gate(rig.io(), boost::asio::steady_timer::time_point::max());
+  std::promise<void> started;
+  constexpr int64_t kShortLeaseMs = 300;  // extended every 100 ms (real time)
+  JobWorker worker(q(), {.queue = "q", .lease_ms = kShortLeaseMs},
+                   [&](const LeasedJob&) -> boost::asio::awaitable<core::Result<void>> {
+                     started.set_value();
+                     co_await gate.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                     co_return core::Result<void>{};
+                   });
+  RunningWorker running(rig, worker);
+  ASSERT_EQ(started.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+
+  // Three lease lengths pass on the queue's clock while the handler runs.
+  // Each step waits for a fresh extension and moves a quarter lease, so even
+  // an extension that read the clock two steps late still covers the next.
+  for (int step = 0; step < 12; ++step) {
+    const uint64_t before = worker.lease_extensions();
+    ASSERT_TRUE(shopd::testing::EventuallyTrue([&] { return worker.lease_extensions() > before; }))
+        << "no lease extension at step " << step;
+    clock_.AdvanceMs(kShortLeaseMs / 4);
+  }
+  EXPECT_TRUE(Lease(10, kShortLeaseMs).empty()) << "the running job was delivered again";
+
+  boost::asio::post(rig.io(), [&] { gate.cancel(); });
+  ASSERT_TRUE(running.Stop());
+  EXPECT_EQ(Stats().completed, 1);
+  EXPECT_EQ(Stats().ready + Stats().in_flight, 0);
+}
+
 }  // namespace shopd::queue::contract

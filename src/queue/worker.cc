@@ -11,8 +11,10 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "obs/log.h"
 
@@ -66,6 +68,7 @@ struct JobWorker::Impl : std::enable_shared_from_this<Impl> {
   }
 
   static asio::awaitable<void> Loop(std::shared_ptr<Impl> self);
+  static asio::awaitable<void> KeepLeases(std::shared_ptr<Impl> self);
   static asio::awaitable<void> RunOne(std::shared_ptr<Impl> self, LeasedJob job);
   static asio::awaitable<void> StopOnStrand(std::shared_ptr<Impl> self);
 
@@ -77,6 +80,11 @@ struct JobWorker::Impl : std::enable_shared_from_this<Impl> {
   std::optional<asio::strand<asio::any_io_executor>> strand;
   std::optional<asio::steady_timer> wake;  // the loop's sleeps
   std::optional<asio::steady_timer> done;  // Stop() waiters
+  std::optional<asio::steady_timer> heartbeat;  // KeepLeases' sleeps
+
+  // The jobs whose handlers run, by id: their lease tokens, for KeepLeases.
+  std::map<JobId, std::string> running;
+  bool keeping_leases = false;  // KeepLeases has not returned yet
 
   bool kicked = false;
   bool stopping = false;
@@ -86,6 +94,7 @@ struct JobWorker::Impl : std::enable_shared_from_this<Impl> {
 
   std::atomic<uint64_t> completed_count{0};
   std::atomic<uint64_t> failed_count{0};
+  std::atomic<uint64_t> extension_count{0};
   std::atomic<size_t> in_flight_count{0};
 };
 
@@ -115,10 +124,12 @@ asio::awaitable<void> JobWorker::Impl::Loop(std::shared_ptr<Impl> self) {
     for (LeasedJob& job : *leased) {
       ++self->in_flight;
       ++self->in_flight_count;
+      self->running[job.id] = job.lease_token;
       // The slot is released in the completion, so even a handler coroutine
       // that dies of an unexpected exception gives it back.
-      auto release = [self](std::exception_ptr) {
-        asio::post(*self->strand, [self] {
+      auto release = [self, id = job.id](std::exception_ptr) {
+        asio::post(*self->strand, [self, id] {
+          self->running.erase(id);
           --self->in_flight;
           --self->in_flight_count;
           self->Kick();
@@ -133,9 +144,44 @@ asio::awaitable<void> JobWorker::Impl::Loop(std::shared_ptr<Impl> self) {
     self->wake->expires_after(std::chrono::milliseconds(kSlotWaitMs));
     co_await self->wake->async_wait(asio::as_tuple(asio::use_awaitable));
   }
+  // No handler is left whose lease needs keeping; the queue may go away
+  // after Stop(), so KeepLeases must have returned first.
+  while (self->keeping_leases) {
+    self->heartbeat->cancel();
+    self->wake->expires_after(std::chrono::milliseconds(kSlotWaitMs));
+    co_await self->wake->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
   self->finished = true;
   self->stopped = true;
   self->done->cancel();
+}
+
+// Every lease_ms / 3 (on the strand), extends the lease of every running
+// handler's job, one at a time: a few writes per interval, whatever the
+// number of jobs finishing in between. A job that finished meanwhile, or
+// whose lease was lost to another worker, just fails its extension.
+asio::awaitable<void> JobWorker::Impl::KeepLeases(std::shared_ptr<Impl> self) {
+  const auto every = std::chrono::milliseconds(std::max<int64_t>(self->options.lease_ms / 3, 1));
+  while (!self->stopping || self->in_flight > 0) {
+    self->heartbeat->expires_after(every);
+    co_await self->heartbeat->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (self->stopping && self->in_flight == 0) break;
+    const std::vector<std::pair<JobId, std::string>> jobs(self->running.begin(), self->running.end());
+    for (const auto& [id, token] : jobs) {
+      if (!self->running.contains(id)) continue;  // finished while we waited on another
+      core::Result<void> extended = co_await self->queue.ExtendLease(id, token, self->options.lease_ms);
+      if (extended) {
+        ++self->extension_count;
+      } else if (self->running.contains(id)) {
+        obs::LogWarn("job_lease_extend_failed", {{"queue", self->options.queue},
+                                                 {"job_id", id},
+                                                 {"error", extended.error().message},
+                                                 {"detail", extended.error().internal}});
+      }
+    }
+  }
+  self->keeping_leases = false;
+  self->Kick();  // a draining Loop waits for this
 }
 
 asio::awaitable<void> JobWorker::Impl::RunOne(std::shared_ptr<Impl> self, LeasedJob job) {
@@ -200,12 +246,20 @@ void JobWorker::Start(asio::any_io_executor executor) {
   s.wake.emplace(*s.strand);
   s.done.emplace(*s.strand);
   s.done->expires_at(asio::steady_timer::time_point::max());
+  s.heartbeat.emplace(*s.strand);
   s.finished = false;
+  s.keeping_leases = true;
+  asio::co_spawn(*s.strand, Impl::KeepLeases(impl_), [self = impl_](std::exception_ptr e) {
+    self->keeping_leases = false;
+    if (e) obs::LogError("job_lease_keeper_crashed", {{"queue", self->options.queue}});
+  });
   // The completion runs on the strand. Normally the loop has finished by
   // then; after an unexpected exception it has not, and Stop() must not hang.
   asio::co_spawn(*s.strand, Impl::Loop(impl_), [self = impl_](std::exception_ptr e) {
     if (!e) return;
     obs::LogError("job_worker_crashed", {{"queue", self->options.queue}});
+    self->stopping = true;  // KeepLeases ends at its next wake-up
+    self->heartbeat->cancel();
     self->finished = true;
     self->stopped = true;
     self->done->cancel();
@@ -225,6 +279,7 @@ asio::awaitable<void> JobWorker::Stop() {
 
 uint64_t JobWorker::completed() const { return impl_->completed_count.load(); }
 uint64_t JobWorker::failed() const { return impl_->failed_count.load(); }
+uint64_t JobWorker::lease_extensions() const { return impl_->extension_count.load(); }
 size_t JobWorker::in_flight() const { return impl_->in_flight_count.load(); }
 
 }  // namespace shopd::queue

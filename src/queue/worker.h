@@ -6,8 +6,10 @@
 // idle_max_ms while the queue is empty; Notify() (after an enqueue) wakes it
 // at once. A handler's success completes the job; an error or an exception
 // fails it, which schedules a retry or dead-letters it (JobQueue::Fail).
-// Handlers must finish within lease_ms (or ExtendLease), else the job is
-// delivered again.
+// While handlers run, the worker extends their leases every lease_ms / 3, so
+// a slow handler (a slow payment provider) is not delivered a second time;
+// only a worker that stops extending (it died, or the database is down for
+// longer than a lease) has its jobs delivered again after lease_ms.
 //
 //   JobWorker worker(queue, {.queue = "orders", .concurrency = 8},
 //                    [&](const LeasedJob& job) -> Async<void> { co_return co_await Handle(job); });
@@ -33,7 +35,7 @@ namespace shopd::queue {
 struct JobWorkerOptions {
   std::string queue{};
   size_t concurrency = 4;          // handlers in flight at most (>= 1)
-  int64_t lease_ms = 30'000;       // how long a handler may take before redelivery
+  int64_t lease_ms = 30'000;       // redelivery after this long without the worker extending it
   int64_t idle_min_ms = 5;         // empty-queue poll interval, doubling from this...
   int64_t idle_max_ms = 50;        // ...up to this
   int64_t error_backoff_ms = 200;  // wait after a failed Lease call (database busy, pool full)
@@ -64,6 +66,7 @@ class JobWorker {
   // Counters, readable from any thread.
   uint64_t completed() const;  // jobs completed
   uint64_t failed() const;     // attempts failed (retried or dead-lettered)
+  uint64_t lease_extensions() const;  // leases of running handlers extended
   size_t in_flight() const;
 
  private:

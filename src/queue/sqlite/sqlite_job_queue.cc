@@ -464,6 +464,10 @@ Async<void> SqliteJobQueue::Fail(JobId id, std::string lease_token, std::string 
 }
 
 Async<void> SqliteJobQueue::ExtendLease(JobId id, std::string lease_token, int64_t lease_ms) {
+  if (writer_)
+    return writer_->Run([this, id, lease_token = std::move(lease_token), lease_ms](Connection&) {
+      return ExtendLeaseSync(id, lease_token, lease_ms);
+    });
   return pool_.Run(
       [this, id, lease_token = std::move(lease_token), lease_ms] { return ExtendLeaseSync(id, lease_token, lease_ms); });
 }

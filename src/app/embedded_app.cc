@@ -140,7 +140,7 @@ int ServeEmbedded(const Settings& s) {
   jobs.UseWriter(&writer);
   workers::SimulatedPaymentProvider payments(workers::SimulatedPaymentOptions{
       s.workers.payment_decline_rate, std::chrono::milliseconds(s.workers.payment_latency_ms)});
-  workers::OrderSaga saga(order_store, payments, clock);
+  workers::OrderSaga saga(order_store, payments, clock, std::chrono::milliseconds(s.workers.payment_timeout_ms));
   constexpr const char* kSagaQueue = "order-saga";
   auto finished_counter = [&metrics](const char* status) -> obs::Counter& {
     return metrics.GetCounter("shopd_orders_finished_total", "Orders the saga moved to a final status.",

@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <string>
 
 #include "core/clock.h"
@@ -19,8 +20,13 @@ namespace shopd::workers {
 
 class OrderSaga {
  public:
-  OrderSaga(storage::OrderStore& orders, PaymentProvider& payments, const core::Clock& clock)
-      : orders_(orders), payments_(payments), clock_(clock) {}
+  // A charge that takes longer than `payment_timeout` is abandoned as
+  // "outcome unknown": the run fails, and the job is retried with backoff
+  // (and dead-lettered for an operator after its attempts), never rejected,
+  // since the provider may have taken the money.
+  OrderSaga(storage::OrderStore& orders, PaymentProvider& payments, const core::Clock& clock,
+            std::chrono::milliseconds payment_timeout = std::chrono::seconds(5))
+      : orders_(orders), payments_(payments), clock_(clock), payment_timeout_(payment_timeout) {}
 
   // Drives one order to a final status (or leaves it for a retry on error).
   // Returns the status this run moved the order to ("confirmed", "rejected"),
@@ -28,9 +34,12 @@ class OrderSaga {
   boost::asio::awaitable<core::Result<std::string>> Run(std::string order_id);
 
  private:
+  boost::asio::awaitable<core::Result<bool>> ChargeWithTimeout(const storage::Order& order);
+
   storage::OrderStore& orders_;
   PaymentProvider& payments_;
   const core::Clock& clock_;
+  const std::chrono::milliseconds payment_timeout_;
 };
 
 }  // namespace shopd::workers

@@ -18,6 +18,10 @@ class PaymentProvider {
  public:
   virtual ~PaymentProvider() = default;
   // true = approved, false = declined; an error means "unknown, retry later".
+  // The saga may charge one order again (after a timeout, a crash, a lease
+  // lost), so a real provider must be called with the order id as its
+  // idempotency key. Must stop when its coroutine is cancelled (the saga's
+  // timeout does that).
   virtual boost::asio::awaitable<core::Result<bool>> Charge(const storage::Order& order) = 0;
 };
 

@@ -8,6 +8,8 @@ void WorkersConfig::Declare(config::ConfigSource& src) {
   src.Declare({"workers", "128", "order saga jobs in flight per process (they mostly wait on the database)"});
   src.Declare({"payment-decline-rate", "0", "simulated payment provider: share of charges declined (0..1)"});
   src.Declare({"payment-latency-ms", "0", "simulated payment provider: latency per charge"});
+  src.Declare({"payment-timeout-ms", "5000",
+               "a charge without an answer after this long is retried later (outcome unknown)"});
   src.Declare({"job-lease-ms", "10000", "a job whose worker died is redelivered after this long"});
   src.Declare({"job-max-attempts", "8", "attempts before a job is dead-lettered"});
   src.Declare({"event-retention-s", "604800", "events older than this are trimmed from the embedded event log"});
@@ -27,6 +29,7 @@ core::Result<WorkersConfig> WorkersConfig::Load(const config::ConfigSource& src)
   else
     c.payment_decline_rate = d;
   errs.Take(src.GetInt("payment-latency-ms", 0, 60'000), c.payment_latency_ms);
+  errs.Take(src.GetInt("payment-timeout-ms", 1, 600'000), c.payment_timeout_ms);
   errs.Take(src.GetInt("job-lease-ms", 100, 3'600'000), c.job_lease_ms);
   errs.Take(src.GetInt("job-max-attempts", 1, 1000), c.job_max_attempts);
   errs.Take(src.GetInt("event-retention-s", 60, 10LL * 365 * 24 * 3600), c.event_retention_s);

@@ -12,6 +12,7 @@ struct WorkersConfig {
   int workers = 128;               // saga jobs in flight per process
   double payment_decline_rate = 0.0;
   int64_t payment_latency_ms = 0;
+  int64_t payment_timeout_ms = 5'000;  // a slower charge is retried as "outcome unknown"
   int64_t job_lease_ms = 10'000;   // a job whose worker died is redelivered after this
   int64_t job_max_attempts = 8;    // then it is dead-lettered
   int64_t event_retention_s = 7 * 24 * 3600;  // older events are trimmed from the log

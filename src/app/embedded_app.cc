@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <thread>
 
+#include "app/openapi.h"
 #include "app/ops_routes.h"
 #include "cache/memory/memory_cache.h"
 #include "events/consumer.h"
@@ -218,6 +219,17 @@ int ServeEmbedded(const Settings& s) {
   services::RegisterUserRoutes(router, users);
   services::RegisterCatalogRoutes(router, catalog);
   services::RegisterOrderRoutes(router, orders);
+  RegisterOpenApiRoute(router);
+  // A hand-written document that lost track of the routes is a build defect;
+  // every integration test starts this binary, so it cannot ship.
+  if (auto described = CheckOpenApiMatchesRoutes(OpenApiDocument(), router); !described) {
+    background_guard.reset();
+    background.stop();
+    background_thread.join();
+    obs::LogError("api/openapi.json does not describe the routes",
+                  {{"error", described.error().message}, {"detail", described.error().internal}});
+    return 1;
+  }
 
   std::vector<std::unique_ptr<http::Middleware>> middlewares;
   middlewares.push_back(std::make_unique<http::RequestIdMiddleware>());

@@ -170,6 +170,13 @@ class CatalogTest(ShopdTestCase):
         self.assertEqual((got[3]["name"], got[3]["price_cents"]), ("Owned by admin", 500))
         self.assertEqual(self.db.scalar("SELECT count(*) FROM products WHERE name='Not allowed'"), 0)
 
+    def test_user_gets_403_before_the_body_is_looked_at(self):
+        # A non-admin learns nothing about what a valid body would be.
+        for body in ({"name": 1, "price_cents": "x"}, {"unknown": True}):
+            self.assertProblem(self.post(body, token=self.user), 403, "forbidden")
+        self.assertProblem(self.post(raw_body=b"{not json", token=self.user,
+                                     headers={"Content-Type": "application/json"}), 403, "forbidden")
+
     def test_anonymous_gets_401_on_writes(self):
         resp = self.server.request("POST", "/v1/products", body=product_body(name="anon"))
         self.assertUnauthorized(resp)

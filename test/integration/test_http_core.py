@@ -26,6 +26,23 @@ class HttpCoreTest(ShopdTestCase):
         super().setUpClass()
         cls.user = cls.server.create_user(unique_email("core"))
 
+    # -- API description ---------------------------------------------------------
+    def test_openapi_document_is_served_and_describes_the_api(self):
+        st, headers, _, doc = self.server.request("GET", "/v1/openapi.json")
+        self.assertEqual(st, 200)
+        self.assertTrue(headers["content-type"].startswith("application/json"), headers["content-type"])
+        self.assertTrue(doc["openapi"].startswith("3."))
+        # The binary refuses to start when the document and the routes differ,
+        # so this only spot-checks what a client generator needs most.
+        for path, methods in {"/v1/orders": {"get", "post"}, "/v1/orders/{id}": {"get"},
+                              "/v1/products/{id}": {"get", "put"}, "/v1/auth/login": {"post"}}.items():
+            self.assertIn(path, doc["paths"])
+            self.assertTrue(methods <= set(doc["paths"][path]), (path, sorted(doc["paths"][path])))
+        post_order = doc["paths"]["/v1/orders"]["post"]
+        self.assertIn("202", post_order["responses"])
+        self.assertIn("Idempotency-Key", [p.get("name") for p in post_order.get("parameters", [])])
+        self.assertIn("bearerAuth", doc["components"]["securitySchemes"])
+
     # -- connections -----------------------------------------------------------
     def test_keep_alive_reuses_connection(self):
         conn = self.server.connection()

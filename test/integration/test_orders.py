@@ -519,6 +519,12 @@ class NoOversellingTest(OrdersTestBase):
             "WHERE i.product_id = ? AND o.stock_reserved = 1", (p["id"],)), 10)
 
 
+class NoOversellingTwoProcessesTest(NoOversellingTest):
+    # --processes 2 on one data dir: two group-commit writers, two relays, two
+    # consumers in one group and two saga workers share the SQLite file.
+    server_options = dict(SHOP_OPTIONS, processes="2")
+
+
 class CancelPendingTest(OrdersTestBase):
     # Slow payments keep an order pending long enough to cancel it mid-saga.
     server_options = dict(SHOP_OPTIONS, **{"payment-latency-ms": 1500})

@@ -6,28 +6,16 @@
 
 #include <cstdlib>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <thread>
-
 #include "app/openapi.h"
+#include "app/order_pipeline.h"
 #include "app/ops_routes.h"
 #include "cache/memory/memory_cache.h"
-#include "events/consumer.h"
-#include "events/sqlite/sqlite_event_log.h"
-#include "events/sqlite/sqlite_outbox_relay.h"
-#include "queue/sqlite/sqlite_job_queue.h"
-#include "queue/worker.h"
 #include "services/catalog/catalog_service.h"
 #include "services/catalog/http_routes.h"
 #include "services/orders/http_routes.h"
 #include "services/orders/orders_service.h"
 #include "storage/sqlite/sqlite_catalog_store.h"
 #include "storage/sqlite/sqlite_order_store.h"
-#include "workers/order_saga.h"
-#include "workers/payment_provider.h"
 #include "auth/jwt.h"
 #include "core/clock.h"
 #include "exec/worker_pool.h"
@@ -122,10 +110,8 @@ int ServeEmbedded(const Settings& s) {
   services::CatalogService catalog(catalog_store, product_cache, clock,
                                    std::chrono::milliseconds(s.catalog.cache_ttl_ms));
 
-  // Orders and their asynchronous path: outbox -> event log -> saga jobs -> workers.
-  // Background work runs on its own io_context thread, away from the reactors.
-  boost::asio::io_context background(1);
-  auto background_guard = boost::asio::make_work_guard(background);
+  // Orders: each one is written (with its outbox row) through the group
+  // commit before its 202; the pipeline then runs the saga asynchronously.
   storage::sqlite::SqliteWriter writer(**db);
   metrics.AddCallbackCounter("shopd_sqlite_group_commits_total", "Write transactions the SQLite writer committed.", {},
                              [&writer] { return static_cast<double>(writer.commits()); });
@@ -133,86 +119,14 @@ int ServeEmbedded(const Settings& s) {
                              "Writes committed by the SQLite writer (writes / commits = mean group size).", {},
                              [&writer] { return static_cast<double>(writer.writes()); });
   storage::sqlite::SqliteOrderStore order_store(**db, pool, writer);
-  events::sqlite::SqliteEventLog event_log(**db, pool, clock);
-  event_log.UseWriter(&writer);
-  queue::JobQueueOptions queue_options;
-  queue_options.default_max_attempts = static_cast<int>(s.workers.job_max_attempts);
-  queue::sqlite::SqliteJobQueue jobs(**db, pool, clock, queue_options);
-  jobs.UseWriter(&writer);
-  workers::SimulatedPaymentProvider payments(workers::SimulatedPaymentOptions{
-      s.workers.payment_decline_rate, std::chrono::milliseconds(s.workers.payment_latency_ms)});
-  workers::OrderSaga saga(order_store, payments, clock, std::chrono::milliseconds(s.workers.payment_timeout_ms));
-  constexpr const char* kSagaQueue = "order-saga";
-  auto finished_counter = [&metrics](const char* status) -> obs::Counter& {
-    return metrics.GetCounter("shopd_orders_finished_total", "Orders the saga moved to a final status.",
-                              {{"status", status}});
-  };
-  obs::Counter& orders_confirmed = finished_counter("confirmed");
-  obs::Counter& orders_rejected = finished_counter("rejected");
-  queue::JobWorker saga_worker(
-      jobs,
-      queue::JobWorkerOptions{.queue = kSagaQueue,
-                              .concurrency = static_cast<size_t>(s.workers.workers),
-                              .lease_ms = s.workers.job_lease_ms},
-      [&saga, &orders_confirmed, &orders_rejected](const queue::LeasedJob& job)
-          -> boost::asio::awaitable<core::Result<void>> {
-        auto finished = co_await saga.Run(job.payload);
-        if (!finished) co_return finished.error();
-        if (*finished == "confirmed") orders_confirmed.Inc();
-        if (*finished == "rejected") orders_rejected.Inc();
-        co_return core::Result<void>{};
-      });
-  // Each order.created event becomes one saga job, a whole read batch in one
-  // group-committed write; the order id dedupes redelivered events, and the
-  // saga itself is idempotent on top of that.
-  events::EventConsumer created_consumer(
-      event_log, events::EventConsumerOptions{.topic = "order.created", .group = "order-saga", .batch_size = 256},
-      [&jobs, &saga_worker](const std::vector<events::Event>& batch) -> boost::asio::awaitable<core::Result<void>> {
-        std::vector<queue::EnqueueRequest> requests;
-        requests.reserve(batch.size());
-        for (const auto& e : batch) {
-          queue::EnqueueRequest job;
-          job.queue = kSagaQueue;
-          job.payload = e.key;
-          job.dedupe_key = e.key;
-          requests.push_back(std::move(job));
-        }
-        auto ids = co_await jobs.EnqueueBatch(std::move(requests));
-        if (!ids) co_return ids.error();
-        saga_worker.Notify();
-        co_return core::Result<void>{};
-      });
-  events::OutboxRelayOptions relay_options;
-  relay_options.on_relayed = [&created_consumer] { created_consumer.Notify(); };
-  events::sqlite::SqliteOutboxRelay relay(**db, pool, event_log, relay_options);
+  OrderPipeline pipeline(**db, pool, writer, order_store, s.workers, metrics, clock);
   obs::Counter& orders_placed =
       metrics.GetCounter("shopd_orders_placed_total", "Orders committed and answered 202 (replays not counted).");
-  services::OrdersService orders(order_store, clock, [&relay, &orders_placed](std::string_view change) {
+  services::OrdersService orders(order_store, clock, [&pipeline, &orders_placed](std::string_view change) {
     if (change == "placed") orders_placed.Inc();
-    relay.Notify();
+    pipeline.OrderWritten();
   });
-  // The event log is append-only; trimming old events keeps it bounded on disk.
-  boost::asio::steady_timer trim_timer(background);
-  boost::asio::co_spawn(
-      background,
-      [&]() -> boost::asio::awaitable<void> {
-        for (;;) {
-          trim_timer.expires_after(std::chrono::seconds(60));
-          auto [ec] = co_await trim_timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-          if (ec) co_return;
-          const int64_t cutoff = clock.UnixMillis() - s.workers.event_retention_s * 1000;
-          auto trimmed = co_await pool.Run([&] { return event_log.TrimSync(cutoff, 10'000); });
-          if (!trimmed) obs::LogWarn("event trim failed", {{"error", trimmed.error().message}});
-        }
-      },
-      boost::asio::detached);
-  relay.Start(background.get_executor());
-  created_consumer.Start(background.get_executor());
-  saga_worker.Start(background.get_executor());
-  std::thread background_thread([&background] {
-    pthread_setname_np(pthread_self(), "shopd-bg");
-    background.run();
-  });
+  pipeline.Start();
 
   http::Router router;
   RegisterOpsRoutes(router, metrics, [&store]() { return store.Ping(); });
@@ -223,9 +137,7 @@ int ServeEmbedded(const Settings& s) {
   // A hand-written document that lost track of the routes is a build defect;
   // every integration test starts this binary, so it cannot ship.
   if (auto described = CheckOpenApiMatchesRoutes(OpenApiDocument(), router); !described) {
-    background_guard.reset();
-    background.stop();
-    background_thread.join();
+    pipeline.Stop();
     obs::LogError("api/openapi.json does not describe the routes",
                   {{"error", described.error().message}, {"detail", described.error().internal}});
     return 1;
@@ -241,9 +153,7 @@ int ServeEmbedded(const Settings& s) {
   try {
     server.Listen();
   } catch (const std::exception& e) {
-    background_guard.reset();
-    background.stop();
-    background_thread.join();
+    pipeline.Stop();
     obs::LogError("cannot listen", {{"address", s.server.host}, {"port", s.server.port}, {"error", e.what()}});
     return 1;
   }
@@ -254,18 +164,7 @@ int ServeEmbedded(const Settings& s) {
                              {"data_dir", s.app.data_dir},
                              {"pid", static_cast<int64_t>(::getpid())}});
   server.Run();
-  // Stop the background loops (each finishes what it holds: a leased job that
-  // is cut short is redelivered after its lease, an uncommitted event re-read).
-  boost::asio::co_spawn(
-      background,
-      [&]() -> boost::asio::awaitable<void> {
-        trim_timer.cancel();
-        co_await relay.Stop();
-        co_await created_consumer.Stop();
-        co_await saga_worker.Stop();
-      },
-      [&](std::exception_ptr) { background_guard.reset(); });
-  background_thread.join();
+  pipeline.Stop();
   // Accepted blocking tasks finish while the io_contexts still exist to
   // receive (and drop) their completions.
   writer.Shutdown();

@@ -1,0 +1,188 @@
+#include "app/order_pipeline.h"
+
+#include <pthread.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "events/consumer.h"
+#include "events/sqlite/sqlite_event_log.h"
+#include "events/sqlite/sqlite_outbox_relay.h"
+#include "exec/worker_pool.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "queue/sqlite/sqlite_job_queue.h"
+#include "queue/worker.h"
+#include "workers/order_saga.h"
+#include "workers/payment_provider.h"
+
+namespace shopd::app {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr const char* kSagaQueue = "order-saga";
+
+queue::JobQueueOptions QueueOptions(const workers::WorkersConfig& c) {
+  queue::JobQueueOptions o;
+  o.default_max_attempts = static_cast<int>(c.job_max_attempts);
+  return o;
+}
+
+obs::Counter& FinishedCounter(obs::MetricsRegistry& metrics, const char* status) {
+  return metrics.GetCounter("shopd_orders_finished_total", "Orders the saga moved to a final status.",
+                            {{"status", status}});
+}
+
+}  // namespace
+
+// Members are built in dependency order and destroyed in reverse; every loop
+// runs on `background`, and lambdas capture this Impl (heap-allocated, so its
+// address is stable).
+struct OrderPipeline::Impl {
+  Impl(storage::sqlite::SqliteDatabase& db, exec::WorkerPool& pool, storage::sqlite::SqliteWriter& writer,
+       storage::OrderStore& orders, const workers::WorkersConfig& c, obs::MetricsRegistry& metrics,
+       const core::Clock& clock)
+      : config(c),
+        clock(clock),
+        pool(pool),
+        event_log(db, pool, clock),
+        jobs(db, pool, clock, QueueOptions(c)),
+        payments(workers::SimulatedPaymentOptions{c.payment_decline_rate,
+                                                  std::chrono::milliseconds(c.payment_latency_ms)}),
+        saga(orders, payments, clock, std::chrono::milliseconds(c.payment_timeout_ms)),
+        confirmed(FinishedCounter(metrics, "confirmed")),
+        rejected(FinishedCounter(metrics, "rejected")),
+        saga_worker(jobs,
+                    queue::JobWorkerOptions{.queue = kSagaQueue,
+                                            .concurrency = static_cast<size_t>(c.workers),
+                                            .lease_ms = c.job_lease_ms},
+                    [this](const queue::LeasedJob& job) { return RunSaga(job); }),
+        // Each order.created event becomes one saga job, a whole read batch in
+        // one group-committed write; the order id dedupes redelivered events,
+        // and the saga itself is idempotent on top of that.
+        created_consumer(event_log,
+                         events::EventConsumerOptions{.topic = "order.created", .group = "order-saga", .batch_size = 256},
+                         [this](const std::vector<events::Event>& batch) { return EnqueueSagas(batch); }),
+        relay(db, pool, event_log, RelayOptions()),
+        trim_timer(background) {
+    event_log.UseWriter(&writer);
+    jobs.UseWriter(&writer);
+  }
+
+  asio::awaitable<core::Result<void>> RunSaga(const queue::LeasedJob& job) {
+    auto finished = co_await saga.Run(job.payload);
+    if (!finished) co_return finished.error();
+    if (*finished == "confirmed") confirmed.Inc();
+    if (*finished == "rejected") rejected.Inc();
+    co_return core::Result<void>{};
+  }
+
+  asio::awaitable<core::Result<void>> EnqueueSagas(const std::vector<events::Event>& batch) {
+    std::vector<queue::EnqueueRequest> requests;
+    requests.reserve(batch.size());
+    for (const auto& e : batch) {
+      queue::EnqueueRequest job;
+      job.queue = kSagaQueue;
+      job.payload = e.key;
+      job.dedupe_key = e.key;
+      requests.push_back(std::move(job));
+    }
+    auto ids = co_await jobs.EnqueueBatch(std::move(requests));
+    if (!ids) co_return ids.error();
+    saga_worker.Notify();
+    co_return core::Result<void>{};
+  }
+
+  events::OutboxRelayOptions RelayOptions() {
+    events::OutboxRelayOptions o;
+    o.on_relayed = [this] { created_consumer.Notify(); };
+    return o;
+  }
+
+  // The event log is append-only; trimming old events keeps it bounded on disk.
+  asio::awaitable<void> TrimLoop() {
+    for (;;) {
+      trim_timer.expires_after(std::chrono::seconds(60));
+      auto [ec] = co_await trim_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      const int64_t cutoff = clock.UnixMillis() - config.event_retention_s * 1000;
+      auto trim = [this, cutoff] { return event_log.TrimSync(cutoff, 10'000); };
+      auto trimmed = co_await pool.Run(trim);
+      if (!trimmed) obs::LogWarn("event trim failed", {{"error", trimmed.error().message}});
+    }
+  }
+
+  asio::awaitable<void> StopLoops() {
+    trim_timer.cancel();
+    co_await relay.Stop();
+    co_await created_consumer.Stop();
+    co_await saga_worker.Stop();
+  }
+
+  const workers::WorkersConfig config;
+  const core::Clock& clock;
+  exec::WorkerPool& pool;
+  asio::io_context background{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(background);
+  events::sqlite::SqliteEventLog event_log;
+  queue::sqlite::SqliteJobQueue jobs;
+  workers::SimulatedPaymentProvider payments;
+  workers::OrderSaga saga;
+  obs::Counter& confirmed;
+  obs::Counter& rejected;
+  queue::JobWorker saga_worker;
+  events::EventConsumer created_consumer;
+  events::sqlite::SqliteOutboxRelay relay;
+  asio::steady_timer trim_timer;
+  std::thread thread;
+  bool started = false;
+  bool stopped = false;
+};
+
+OrderPipeline::OrderPipeline(storage::sqlite::SqliteDatabase& db, exec::WorkerPool& pool,
+                             storage::sqlite::SqliteWriter& writer, storage::OrderStore& orders,
+                             const workers::WorkersConfig& config, obs::MetricsRegistry& metrics,
+                             const core::Clock& clock)
+    : impl_(std::make_unique<Impl>(db, pool, writer, orders, config, metrics, clock)) {}
+
+OrderPipeline::~OrderPipeline() { Stop(); }
+
+void OrderPipeline::Start() {
+  Impl& p = *impl_;
+  if (p.started) return;
+  p.started = true;
+  asio::co_spawn(p.background, p.TrimLoop(), asio::detached);
+  p.relay.Start(p.background.get_executor());
+  p.created_consumer.Start(p.background.get_executor());
+  p.saga_worker.Start(p.background.get_executor());
+  p.thread = std::thread([&p] {
+    pthread_setname_np(pthread_self(), "shopd-bg");
+    p.background.run();
+  });
+}
+
+void OrderPipeline::OrderWritten() { impl_->relay.Notify(); }
+
+void OrderPipeline::Stop() {
+  Impl& p = *impl_;
+  if (!p.started || p.stopped) return;
+  p.stopped = true;
+  // Each loop finishes what it holds; then the io_context runs out of work.
+  asio::co_spawn(p.background, p.StopLoops(), [&p](std::exception_ptr) { p.guard.reset(); });
+  p.thread.join();
+}
+
+}  // namespace shopd::app

@@ -27,6 +27,15 @@ core::Error SqliteError(sqlite3* db, int rc, std::string_view context) {
     e.retry_after_s = 1;
     return e;
   }
+  if (primary == SQLITE_FULL || primary == SQLITE_IOERR) {
+    // The disk is full or failing: nothing the client did wrong, and nothing
+    // it can fix; it may retry once an operator freed space. The detail goes
+    // to the log, where the operator looks.
+    core::Error e = core::Error::Make(core::Errc::kUnavailable, "storage is unavailable, retry later",
+                                      std::move(detail));
+    e.retry_after_s = 30;
+    return e;
+  }
   return core::Error::Make(core::Errc::kInternal, "internal error", std::move(detail));
 }
 

@@ -87,6 +87,21 @@ TEST_F(SqliteDatabaseTest, CreatesTheFileInWalModeWithConnectionPragmas) {
   EXPECT_TRUE(db->Ping());
 }
 
+TEST_F(SqliteDatabaseTest, AFullDiskIsUnavailableWithRetryAfterNotAnInternalError) {
+  auto db = OpenOrDie(dir_.path());
+  // max_page_count makes SQLite answer SQLITE_FULL as a full disk would.
+  auto r = db->WithConnection([](Connection& conn) -> core::Result<void> {
+    if (auto c = conn.Exec("CREATE TABLE filler (blob BLOB); PRAGMA max_page_count = 64;"); !c) return c.error();
+    for (int i = 0; i < 1000; ++i)
+      if (auto c = conn.Exec("INSERT INTO filler VALUES (zeroblob(4000))"); !c) return c.error();
+    return {};
+  });
+  ASSERT_FALSE(r) << "the page limit was never reached";
+  EXPECT_EQ(r.error().code, core::Errc::kUnavailable) << r.error().internal;
+  EXPECT_GT(r.error().retry_after_s, 0);
+  EXPECT_NE(r.error().internal.find("full"), std::string::npos) << r.error().internal;
+}
+
 TEST_F(SqliteDatabaseTest, CreatesAMissingDataDir) {
   auto db = OpenOrDie(dir_.path() + "/nested/data");
   EXPECT_TRUE(fs::exists(db->path()));

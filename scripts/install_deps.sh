@@ -6,8 +6,8 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsqlite3-dev libargon2-dev libspdlog-dev libcli11-dev libgtest-dev)
-TEST_PKGS=(python3 curl prometheus)
+  libssl-dev libsqlite3-dev libargon2-dev libspdlog-dev libcli11-dev libgtest-dev libpq-dev)
+TEST_PKGS=(python3 curl prometheus postgresql-15)
 BENCH_PKGS=(wrk nginx redis-server util-linux procps)
 
 want=("${BUILD_PKGS[@]}")

@@ -1,0 +1,81 @@
+#include "storage/postgres/pg_migrations.h"
+
+#include <string>
+#include <vector>
+
+namespace shopd::storage::postgres {
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  std::vector<const char*> statements;  // one statement each: the extended protocol runs one at a time
+};
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "users and refresh tokens",
+       {R"sql(CREATE TABLE users (
+  id            TEXT PRIMARY KEY,
+  email         TEXT NOT NULL UNIQUE,
+  name          TEXT NOT NULL,
+  role          TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+  password_hash TEXT NOT NULL,
+  created_at    BIGINT NOT NULL))sql",
+        R"sql(CREATE TABLE refresh_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id    TEXT NOT NULL REFERENCES users(id),
+  family_id  TEXT NOT NULL,
+  issued_at  BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  spent_at   BIGINT,
+  revoked_at BIGINT))sql",
+        "CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id)"}},
+  };
+  return kMigrations;
+}
+
+// Any constant: the key of the advisory lock that serialises migrating replicas.
+constexpr const char* kMigrationLock = "7319004";
+
+boost::asio::awaitable<core::Result<void>> Migrate(PgConnection& conn, std::chrono::milliseconds timeout) {
+  if (auto r = co_await Run(conn, timeout, "BEGIN"); !r) co_return r.error();
+  auto fail = [&](core::Error e) -> boost::asio::awaitable<core::Result<void>> {
+    (void)co_await Run(conn, timeout, "ROLLBACK");
+    co_return e;
+  };
+  if (auto r = co_await Run(conn, timeout, std::string("SELECT pg_advisory_xact_lock(") + kMigrationLock + ")"); !r)
+    co_return co_await fail(r.error());
+  if (auto r = co_await Run(conn, timeout, "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, "
+                            "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+      !r)
+    co_return co_await fail(r.error());
+  auto current = co_await Run(conn, timeout, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!current) co_return co_await fail(current.error());
+  const int64_t applied = current->Int64(0, 0);
+  for (const Migration& m : Migrations()) {
+    if (m.version <= applied) continue;
+    for (const char* statement : m.statements)
+      if (auto r = co_await Run(conn, timeout, statement); !r) co_return co_await fail(r.error());
+    // Named, not a braced list inside co_await: GCC 12 cannot place an
+    // initializer_list's array in a coroutine frame.
+    std::vector<PgParam> record{std::to_string(m.version), std::string(m.name)};
+    if (auto r = co_await Run(conn, timeout, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                              std::move(record));
+        !r)
+      co_return co_await fail(r.error());
+  }
+  if (auto r = co_await Run(conn, timeout, "COMMIT"); !r) co_return r.error();
+  co_return core::Result<void>{};
+}
+
+}  // namespace
+
+boost::asio::awaitable<core::Result<void>> ApplyMigrations(PgPool& pool) {
+  const auto timeout = std::chrono::milliseconds(60'000);  // DDL may wait for other replicas' locks
+  std::function<boost::asio::awaitable<core::Result<void>>(PgConnection&)> migrate =
+      [timeout](PgConnection& conn) { return Migrate(conn, timeout); };
+  co_return co_await pool.With<void>(migrate);
+}
+
+}  // namespace shopd::storage::postgres

@@ -1,0 +1,116 @@
+#include "storage/postgres/pg_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include "storage/postgres/pg_migrations.h"
+#include "storage/postgres/pg_test_util.h"
+
+namespace shopd::storage::postgres {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <class T>
+T Await(boost::asio::awaitable<T> aw) {
+  boost::asio::io_context io;
+  return shopd::testing::AwaitOn(io, std::move(aw));
+}
+
+TEST(PgPool, RunsStatementsWithParametersAndNulls) {
+  test_util::FreshDatabase db;
+  auto r = Await(db.pool().Query("SELECT $1::text || '!', $2::bigint * 2, $3::text IS NULL", {"hi", "21", std::nullopt}));
+  ASSERT_TRUE(r) << r.error().internal;
+  EXPECT_EQ(r->rows(), 1);
+  EXPECT_EQ(r->Text(0, 0), "hi!");
+  EXPECT_EQ(r->Int64(0, 1), 42);
+  EXPECT_TRUE(r->Bool(0, 2));
+}
+
+TEST(PgPool, MapsUniqueViolationsAndSyntaxErrors) {
+  test_util::FreshDatabase db;
+  ASSERT_TRUE(Await(db.pool().Query("CREATE TABLE t (k TEXT PRIMARY KEY)", {})));
+  ASSERT_TRUE(Await(db.pool().Query("INSERT INTO t VALUES ($1)", {"a"})));
+  auto dup = Await(db.pool().Query("INSERT INTO t VALUES ($1)", {"a"}));
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, core::Errc::kConflict) << dup.error().internal;
+  auto bad = Await(db.pool().Query("SELEC nonsense", {}));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, core::Errc::kInternal);
+  EXPECT_NE(bad.error().internal.find("42601"), std::string::npos) << bad.error().internal;
+  // The connection that failed a statement is still fine.
+  EXPECT_TRUE(Await(db.pool().Query("SELECT 1", {})));
+}
+
+TEST(PgPool, AQueryPastItsDeadlineIsUnavailableAndItsConnectionIsDropped) {
+  test_util::FreshDatabase db(PgPoolOptions{.conninfo = "", .max_connections = 1, .query_timeout = 100ms});
+  const auto started = std::chrono::steady_clock::now();
+  auto slow = Await(db.pool().Query("SELECT pg_sleep(5)", {}));
+  ASSERT_FALSE(slow);
+  EXPECT_EQ(slow.error().code, core::Errc::kUnavailable) << slow.error().internal;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_EQ(db.pool().open_connections(), 0u) << "the timed-out connection was not reused";
+  EXPECT_TRUE(Await(db.pool().Query("SELECT 1", {}))) << "a fresh connection replaced it";
+}
+
+TEST(PgPool, WaitersAreBoundedInNumberAndTime) {
+  test_util::FreshDatabase db(
+      PgPoolOptions{.conninfo = "", .max_connections = 1, .max_waiters = 1, .acquire_timeout = 200ms, .query_timeout = 5s});
+  boost::asio::io_context io;
+  std::vector<std::optional<core::Result<PgResult>>> results(3);
+  for (int i = 0; i < 3; ++i)
+    boost::asio::co_spawn(io, db.pool().Query(i == 0 ? "SELECT pg_sleep(1)" : "SELECT 1", {}),
+                          [&results, i](std::exception_ptr, core::Result<PgResult> r) { results[i].emplace(std::move(r)); });
+  io.run();
+  ASSERT_TRUE(results[0] && *results[0]) << "the holder ran";
+  ASSERT_TRUE(results[1] && results[2]);
+  // One waited and gave up after acquire_timeout; the other found the queue full at once.
+  EXPECT_FALSE(*results[1]);
+  EXPECT_FALSE(*results[2]);
+  EXPECT_EQ(results[1]->error().code, core::Errc::kUnavailable);
+  EXPECT_EQ(results[2]->error().code, core::Errc::kUnavailable);
+  EXPECT_NE(results[1]->error().internal.find("within 200 ms"), std::string::npos) << results[1]->error().internal;
+  EXPECT_NE(results[2]->error().internal.find("queue is full"), std::string::npos) << results[2]->error().internal;
+}
+
+TEST(PgPool, AFreedConnectionGoesToTheNextWaiter) {
+  test_util::FreshDatabase db(PgPoolOptions{.conninfo = "", .max_connections = 2, .acquire_timeout = 5s});
+  boost::asio::io_context io;
+  constexpr int kCallers = 20;
+  int ok = 0;
+  for (int i = 0; i < kCallers; ++i)
+    boost::asio::co_spawn(io, db.pool().Query("SELECT pg_sleep(0.01)", {}),
+                          [&ok](std::exception_ptr, core::Result<PgResult> r) { ok += r ? 1 : 0; });
+  io.run();
+  EXPECT_EQ(ok, kCallers);
+  EXPECT_LE(db.pool().open_connections(), 2u);
+}
+
+TEST(PgPool, AnUnreachableServerIsUnavailableQuickly) {
+  shopd::testing::IoThread io_thread;
+  // A port nothing listens on (the test server's own port + 1 is not used by it).
+  PgPool pool(io_thread.io().get_executor(),
+              PgPoolOptions{.conninfo = "host=127.0.0.1 port=1 dbname=x connect_timeout=2",
+                            .connect_timeout = 2s});
+  auto r = Await(pool.Query("SELECT 1", {}));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::Errc::kUnavailable) << r.error().internal;
+  EXPECT_EQ(pool.open_connections(), 0u);
+}
+
+TEST(PgMigrations, ApplyingTwiceChangesNothing) {
+  test_util::FreshDatabase db;  // migrated once
+  ASSERT_TRUE(Await(ApplyMigrations(db.pool())));
+  auto r = Await(db.pool().Query("SELECT count(*) FROM schema_migrations", {}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->Int64(0, 0), 1);
+}
+
+}  // namespace
+}  // namespace shopd::storage::postgres

@@ -43,6 +43,7 @@ size_t PgPool::open_connections() const {
 }
 
 asio::awaitable<core::Result<std::unique_ptr<PgConnection>>> PgPool::Acquire() {
+  const asio::any_io_executor caller = co_await asio::this_coro::executor;
   std::shared_ptr<Waiter> waiter;
   {
     std::lock_guard lock(mu_);
@@ -56,7 +57,7 @@ asio::awaitable<core::Result<std::unique_ptr<PgConnection>>> PgPool::Acquire() {
     } else if (waiters_.size() >= options_.max_waiters) {
       co_return Busy("connection pool queue is full");
     } else {
-      waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+      waiter = std::make_shared<Waiter>(caller);
       waiter->timer.expires_after(options_.acquire_timeout);
       waiters_.push_back(waiter);
     }

@@ -42,8 +42,10 @@ core::Result<void> CheckOpenApiMatchesRoutes(std::string_view document, const ht
   boost::json::value doc = boost::json::parse(document, ec);
   if (ec) return core::Error::Make(core::Errc::kInvalidArgument, "the OpenAPI document is not JSON", ec.message());
   const boost::json::object* root = doc.if_object();
-  const boost::json::string* version = root ? root->contains("openapi") ? root->at("openapi").if_string() : nullptr : nullptr;
-  const boost::json::object* paths = root && root->contains("paths") ? root->at("paths").if_object() : nullptr;
+  const boost::json::value* version_value = root ? root->if_contains("openapi") : nullptr;
+  const boost::json::value* paths_value = root ? root->if_contains("paths") : nullptr;
+  const boost::json::string* version = version_value ? version_value->if_string() : nullptr;
+  const boost::json::object* paths = paths_value ? paths_value->if_object() : nullptr;
   if (version == nullptr || !version->starts_with("3.") || paths == nullptr)
     return core::Error::Make(core::Errc::kInvalidArgument, "not an OpenAPI 3 document with paths");
 

@@ -13,7 +13,7 @@ import sqlite3
 import time
 import uuid
 
-from harness import ShopdServer, bearer, wait_for
+from harness import ShopdServer, ShopdTestCase, bearer, wait_for
 
 ADMIN_EMAIL = "catalog-admin@example.com"
 ADMIN_PASSWORD = "admin password for catalog tests"
@@ -30,6 +30,18 @@ def admin_token(srv):
     if st != 200:
         raise AssertionError(f"admin login -> {st} {body[:300]!r} (is the admin bootstrap env set?)")
     return doc["access_token"]
+
+
+class ShopTestCase(ShopdTestCase):
+    """A shared server started with the bootstrap admin; `cls.admin` is the admin's access token.
+    Subclasses may extend `server_options` (start from SHOP_OPTIONS) and setUpClass."""
+    server_options = dict(SHOP_OPTIONS)
+    server_env = ADMIN_ENV
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.admin = admin_token(cls.server)
 
 
 def product_body(name="Widget", price_cents=999, currency="USD", stock=10, description=None):

@@ -6,23 +6,21 @@ import json
 import unittest
 import urllib.parse
 
-from harness import ShopdTestCase, bearer
-from shop_support import (ADMIN_ENV, SHOP_OPTIONS, ReadOnlyDb, admin_token, create_product,
-                          product_body, random_uuid)
+from harness import bearer
+from shop_support import (SHOP_OPTIONS, ReadOnlyDb, ShopTestCase, create_product, product_body,
+                          random_uuid)
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 PRODUCT_FIELDS = {"id", "name", "description", "price_cents", "currency", "stock", "created_at", "updated_at"}
 
 
-class CatalogTest(ShopdTestCase):
+class CatalogTest(ShopTestCase):
     # Long cache TTL: a stale read after a write can only be explained by missing invalidation.
     server_options = dict(SHOP_OPTIONS, **{"catalog-cache-ttl-ms": 60000})
-    server_env = ADMIN_ENV
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.admin = admin_token(cls.server)
         cls.user = cls.server.create_user()["access"]
         cls.db = ReadOnlyDb(cls.server.data_dir)
 

@@ -8,8 +8,8 @@ import json
 import random
 import unittest
 
-from harness import ShopdTestCase, bearer
-from shop_support import ADMIN_ENV, SHOP_OPTIONS, admin_token, create_product
+from harness import bearer
+from shop_support import ShopTestCase, create_product
 
 SEED = 20261125
 CASES_PER_ENDPOINT = 120
@@ -79,14 +79,10 @@ def mutate_bytes(rng, raw):
     return bytes(raw)
 
 
-class FuzzTest(ShopdTestCase):
-    server_options = dict(SHOP_OPTIONS)
-    server_env = ADMIN_ENV
-
+class FuzzTest(ShopTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.admin = admin_token(cls.server)
         cls.user = cls.server.create_user()
         cls.product = create_product(cls.server, cls.admin, name="Fuzzed", stock=1000)
         cls.conn = None

@@ -8,10 +8,9 @@ import time
 import unittest
 import urllib.parse
 
-from harness import ShopdTestCase, bearer, wait_for
-from shop_support import (ADMIN_ENV, FINAL_STATUSES, SHOP_OPTIONS, ReadOnlyDb, admin_token,
-                          create_product, get_order, order_body, post_order, random_uuid,
-                          wait_order_final)
+from harness import bearer, wait_for
+from shop_support import (FINAL_STATUSES, SHOP_OPTIONS, ReadOnlyDb, ShopTestCase, create_product,
+                          get_order, order_body, post_order, random_uuid, wait_order_final)
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 ORDER_FIELDS = {"id", "status", "total_cents", "currency", "items", "created_at", "updated_at"}
@@ -42,14 +41,10 @@ def run_threads(n, target, timeout=60.0):
     return errors
 
 
-class OrdersTestBase(ShopdTestCase):
-    server_options = dict(SHOP_OPTIONS)
-    server_env = ADMIN_ENV
-
+class OrdersTestBase(ShopTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.admin = admin_token(cls.server)
         cls.db = ReadOnlyDb(cls.server.data_dir)
         cls._key_counter = 0
 

@@ -4,9 +4,9 @@ runs and after it stopped."""
 import re
 import unittest
 
-from harness import ShopdServer, ShopdTestCase, run_cli
-from shop_support import (ADMIN_ENV, SHOP_OPTIONS, ReadOnlyDb, admin_token, create_product,
-                          post_order, wait_order_final)
+from harness import ShopdServer, run_cli
+from shop_support import (ADMIN_ENV, SHOP_OPTIONS, ReadOnlyDb, ShopTestCase, admin_token,
+                          create_product, post_order, wait_order_final)
 
 STATS_LINE = re.compile(r"^queue=(\S+)((?: \w+=\d+)+)\s*$")
 
@@ -21,15 +21,12 @@ def parse_stats(text):
     return out
 
 
-class QueueCliTest(ShopdTestCase):
-    server_options = dict(SHOP_OPTIONS)
-    server_env = ADMIN_ENV
-
+class QueueCliTest(ShopTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         srv = cls.server
-        admin = admin_token(srv)
+        admin = cls.admin
         tok = srv.create_user()["access"]
         p = create_product(srv, admin, name="CLI item", stock=100)
         cls.order_ids = []

@@ -12,6 +12,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -64,6 +65,18 @@ using Result = boost::system::result<T, Error>;
 // std::runtime_error carrying the message when it holds an error.
 [[noreturn]] inline void throw_exception_from_error(const Error& e, const boost::source_location&) {
   throw std::runtime_error(e.message + (e.internal.empty() ? "" : ": " + e.internal));
+}
+
+// The message of a caught exception, for logs ("unknown exception" when it
+// is not a std::exception).
+inline std::string ExceptionText(std::exception_ptr e) {
+  try {
+    if (e) std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+  }
+  return "unknown exception";
 }
 
 }  // namespace shopd::core

@@ -4,6 +4,7 @@
 
 #include "http/authenticator.h"
 #include "http/problem.h"
+#include "core/error.h"
 #include "obs/log.h"
 
 namespace shopd::http {
@@ -91,16 +92,9 @@ Response Dispatcher::ForProtocolError(Request& req, int status, std::string_view
 }
 
 Response Dispatcher::InternalError(const Request& req, std::exception_ptr e) const {
-  std::string what = "unknown exception";
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    what = ex.what();
-  } catch (...) {
-  }
   obs::LogError("handler failed", {{"request_id", req.request_id()},
                                    {"route", req.route()},
-                                   {"error", what}});
+                                   {"error", core::ExceptionText(e)}});
   return Problem(req, 500, "internal-error", "internal error");
 }
 

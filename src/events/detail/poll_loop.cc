@@ -9,6 +9,7 @@
 #include <exception>
 #include <utility>
 
+#include "core/error.h"
 #include "obs/log.h"
 
 namespace shopd::events::detail {
@@ -26,16 +27,7 @@ void PollLoop::Start(asio::awaitable<void> body) {
   // The completion runs on the strand (a handler without an executor of its
   // own gets the spawning one).
   asio::co_spawn(strand_, std::move(body), [self = shared_from_this()](std::exception_ptr e) {
-    if (e) {
-      std::string what = "unknown exception";
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        what = ex.what();
-      } catch (...) {
-      }
-      obs::LogError("poll_loop_crashed", {{"loop", self->name_}, {"error", what}});
-    }
+    if (e) obs::LogError("poll_loop_crashed", {{"loop", self->name_}, {"error", core::ExceptionText(e)}});
     self->finished_ = true;
     self->returned_ = true;
     self->done_.cancel();

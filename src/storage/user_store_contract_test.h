@@ -54,6 +54,21 @@ T Await(boost::asio::awaitable<T> aw) {
   return shopd::testing::AwaitOn(io, std::move(aw));
 }
 
+// Starts start(0..n-1) together on one io_context and returns every result;
+// a coroutine that threw leaves nullopt in its slot.
+template <class T>
+std::vector<std::optional<core::Result<T>>> RunTogether(int n, const std::function<Async<T>(int)>& start) {
+  boost::asio::io_context io;
+  std::vector<std::optional<core::Result<T>>> results(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    boost::asio::co_spawn(io, start(i), [&results, i](std::exception_ptr e, core::Result<T> r) {
+      if (!e) results[static_cast<size_t>(i)].emplace(std::move(r));
+    });
+  }
+  io.run();
+  return results;
+}
+
 class UserStoreContract : public ::testing::TestWithParam<UserStoreBackend> {
  protected:
   static constexpr int64_t kNow = 1'700'000'000;
@@ -264,15 +279,8 @@ TEST_P(UserStoreContract, PingSucceeds) { EXPECT_TRUE(Await(store().Ping())); }
 
 TEST_P(UserStoreContract, ConcurrentSignupsWithOneEmailExactlyOneWins) {
   constexpr int kClients = 20;
-  boost::asio::io_context io;
-  std::vector<std::optional<core::Result<User>>> results(kClients);
-  for (int i = 0; i < kClients; ++i) {
-    boost::asio::co_spawn(io, store().CreateUser(MakeUser("u" + std::to_string(i), "same@example.com")),
-                          [&results, i](std::exception_ptr e, core::Result<User> r) {
-                            if (!e) results[i].emplace(std::move(r));
-                          });
-  }
-  io.run();
+  auto results = RunTogether<User>(
+      kClients, [&](int i) { return store().CreateUser(MakeUser("u" + std::to_string(i), "same@example.com")); });
 
   int ok = 0;
   for (const auto& r : results) {
@@ -288,17 +296,9 @@ TEST_P(UserStoreContract, ConcurrentSignupsWithOneEmailExactlyOneWins) {
 TEST_P(UserStoreContract, ConcurrentRotationsOfOneTokenExactlyOneWins) {
   SeedLogin();
   constexpr int kClients = 10;
-  boost::asio::io_context io;
-  std::vector<std::optional<core::Result<RefreshToken>>> results(kClients);
-  for (int i = 0; i < kClients; ++i) {
-    boost::asio::co_spawn(
-        io,
-        store().RotateRefreshToken("t1", MakeToken("n" + std::to_string(i), "u1", "f1", kNow + 1), kNow + 1),
-        [&results, i](std::exception_ptr e, core::Result<RefreshToken> r) {
-          if (!e) results[i].emplace(std::move(r));
-        });
-  }
-  io.run();
+  auto results = RunTogether<RefreshToken>(kClients, [&](int i) {
+    return store().RotateRefreshToken("t1", MakeToken("n" + std::to_string(i), "u1", "f1", kNow + 1), kNow + 1);
+  });
 
   int ok = 0;
   for (const auto& r : results) {

@@ -25,6 +25,8 @@
 # Knobs (env):
 #   RUNS=3 DURATION=10s WARMUP=3s CONNS=64
 #   CASES="nginx express shopd-health shopd-me shopd-product express-cache orders bullmq"
+#         (also, not in the default: auth-flood register-spike, run by bench/auth_load.py)
+#   FLOOD_RATE=400 REGISTER_RATE=100   logins/s of auth-flood, registrations/s of register-spike
 #   PORT=18400          base port: nginx PORT, express PORT+1, shopd PORT+2,
 #                       cache.js PORT+3, queue.js PORT+4, redis-server PORT+5
 #   ORDERS=20000 WARMUP_ORDERS=5000   orders per measured / warm-up run
@@ -32,6 +34,11 @@
 #   WORKER_CONCURRENCY=1  BullMQ worker.js concurrency (peers' default)
 #   ORDERS_CAP=300      wrk -d cap (s) of one orders run
 #   DRAIN_TIMEOUT=120   s to wait after wrk for every accepted order to be final
+#   SHOPD_ORDER_LIMITS="--orders-per-minute 60000 --order-burst 1000000000 --max-pending-orders-per-user 1000000000"
+#                       shopd's per-user order limits for the run: every order of
+#                       the orders case comes from one load-test user (defaults:
+#                       10/min, burst 20, 20 pending), so the bench lifts them; the
+#                       limiter and the pending count still run on every order
 #   ACCESS_LOG=true     shopd --access-log (product default: on); the log goes
 #                       to a file under the run's temp dir (O_APPEND, truncated
 #                       between runs), like a log file or collector would take it
@@ -69,6 +76,7 @@ WORKER_CONCURRENCY=${WORKER_CONCURRENCY:-1}
 ORDERS_CAP=${ORDERS_CAP:-300}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
 ACCESS_LOG=${ACCESS_LOG:-true}
+SHOPD_ORDER_LIMITS=${SHOPD_ORDER_LIMITS:-"--orders-per-minute 60000 --order-burst 1000000000 --max-pending-orders-per-user 1000000000"}
 ORDER=${ORDER:-interleaved}
 PEERS_SRC=${SHOPD_PEERS:-$REPO/../shared/peers}
 PEERS_SRC=$(cd "$PEERS_SRC" 2>/dev/null && pwd || echo "$PEERS_SRC")
@@ -77,6 +85,8 @@ SKIP_DEPS=${SKIP_DEPS:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SHOPD_BIN=${SHOPD_BIN:-}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
+FLOOD_RATE=${FLOOD_RATE:-400}
+REGISTER_RATE=${REGISTER_RATE:-100}
 NPM_TIMEOUT=${NPM_TIMEOUT:-900}
 export SHOPD_JWT_SECRET=${SHOPD_JWT_SECRET:-shopd-bench-fixed-jwt-secret-not-for-production-0123456789}
 
@@ -121,11 +131,16 @@ case $ACCESS_LOG in true|false) ;; *) die "ACCESS_LOG must be true or false" ;; 
 case $ORDER in interleaved|sequential) ;; *) die "ORDER must be interleaved or sequential" ;; esac
 HTTP_CASES_ALL="nginx express shopd-health shopd-me shopd-product express-cache"
 QUEUE_CASES_ALL="orders bullmq"
-HTTP_CASES=""; QUEUE_CASES=""
+AUTH_CASES_ALL="auth-flood register-spike"
+HTTP_CASES=""; QUEUE_CASES=""; AUTH_CASES=""
 for c in $CASES; do
   if [[ " $HTTP_CASES_ALL " == *" $c "* ]]; then HTTP_CASES="$HTTP_CASES${HTTP_CASES:+ }$c"
   elif [[ " $QUEUE_CASES_ALL " == *" $c "* ]]; then QUEUE_CASES="$QUEUE_CASES${QUEUE_CASES:+ }$c"
-  else die "unknown case '$c' ($HTTP_CASES_ALL $QUEUE_CASES_ALL)"; fi
+  elif [[ " $AUTH_CASES_ALL " == *" $c "* ]]; then AUTH_CASES="$AUTH_CASES${AUTH_CASES:+ }$c"
+  else die "unknown case '$c' ($HTTP_CASES_ALL $QUEUE_CASES_ALL $AUTH_CASES_ALL)"; fi
+done
+for kv in "FLOOD_RATE=$FLOOD_RATE" "REGISTER_RATE=$REGISTER_RATE"; do
+  [[ ${kv#*=} =~ ^[1-9][0-9]*$ ]] || die "${kv%%=*} must be a positive integer (got '${kv#*=}')"
 done
 [ -n "${CASES// /}" ] || die "CASES is empty"
 NPROC=$(nproc)   # before this script pins itself to CPU 1 (nproc follows the affinity)
@@ -133,7 +148,9 @@ NPROC=$(nproc)   # before this script pins itself to CPU 1 (nproc follows the af
 [ -n "$SHOPD_BIN" ] && SKIP_BUILD=1
 has_case() { [[ " $CASES " == *" $1 "* ]]; }
 is_queue_case() { [[ " $QUEUE_CASES_ALL " == *" $1 "* ]]; }
-needs_shopd() { has_case shopd-health || has_case shopd-me || has_case shopd-product || has_case orders; }
+is_auth_case() { [[ " $AUTH_CASES_ALL " == *" $1 "* ]]; }
+needs_shopd() { has_case shopd-health || has_case shopd-me || has_case shopd-product || has_case orders || [ -n "$AUTH_CASES" ]; }
+needs_product() { has_case shopd-product || has_case orders || [ -n "$AUTH_CASES" ]; }
 needs_node() { has_case express || has_case express-cache || has_case bullmq; }
 needs_redis() { has_case express-cache || has_case bullmq; }
 needs_peers() { has_case nginx || needs_node; }
@@ -225,13 +242,18 @@ if [ "$SKIP_DEPS" != 1 ]; then
   log "installing packages if missing (scripts/install_deps.sh bench)"
   bash scripts/install_deps.sh bench >&2
 fi
-for tool in wrk nginx node npm curl taskset setsid timeout pgrep sha256sum; do
+# Only the tools the chosen cases use (the auth cases need neither nginx nor node).
+for tool in wrk curl taskset setsid timeout pgrep sha256sum; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
+if has_case nginx; then command -v nginx >/dev/null || die "missing tool: nginx"; fi
+if needs_node; then
+  for tool in node npm; do command -v "$tool" >/dev/null || die "missing tool: $tool"; done
+fi
 if needs_redis; then
   for tool in redis-server redis-cli; do command -v "$tool" >/dev/null || die "missing tool: $tool"; done
 fi
-NGINX_BIN=$(command -v nginx)
+NGINX_BIN=$(command -v nginx || true)
 
 if needs_peers; then
   for f in node/hello.js node/cache.js node/queue.js node/worker.js nginx/nginx.conf.in wrk/post_order.lua; do
@@ -346,6 +368,8 @@ SERVER[shopd-product]=shopd; LABEL[shopd-product]="shopd GET /v1/products/{id} (
 SERVER[express-cache]=cache; LABEL[express-cache]="express GET /cache/k1 (Redis hit)"; URL[express-cache]="http://127.0.0.1:$CACHE_PORT/cache/k1"
 SERVER[orders]=shopd;       LABEL[orders]="shopd POST /v1/orders -> saga final"
 SERVER[bullmq]=queue;       LABEL[bullmq]="BullMQ POST /order -> job completed"
+SERVER[auth-flood]=shopd;   LABEL[auth-flood]="shopd reads under a login flood"
+SERVER[register-spike]=shopd; LABEL[register-spike]="shopd reads during a registration spike"
 declare -A DESC
 DESC[nginx]="nginx 1 worker, return 200 (peers nginx.conf.in)"
 DESC[express]="hello.js single process (Express)"
@@ -429,14 +453,18 @@ start_server() { # nginx|express|shopd|redis|cache|queue -> SRV_PID[name]
       wait_log "$OUT/worker.log" "ready" "$LAST_PID"
       pid="$pid $LAST_PID" ;;
     shopd)
-      mkdir -p "$WORK/shopd-data"
+      mkdir -p -m 700 "$WORK/shopd-data"  # shopd refuses a data dir writable by group or others
       SHOPD_STDOUT=$WORK/shopd-stdout.log
       logf=$SHOPD_STDOUT
       # >> (O_APPEND) so the file can be truncated between runs; the admin
       # account is created at start-up from SHOPD_ADMIN_EMAIL/PASSWORD
+      # The orders case sends every order as one user (bench/wrk/post_order.lua):
+      # SHOPD_ORDER_LIMITS lifts that user's order rate and pending cap (see the knobs).
+      # shellcheck disable=SC2086
       setsid env SHOPD_ADMIN_EMAIL="$ADMIN_EMAIL" SHOPD_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
         "${SRV_PIN[@]}" "$SHOPD" serve --listen "127.0.0.1:$SHOPD_PORT" --threads 1 \
         --workers "$SHOPD_WORKERS" --data-dir "$WORK/shopd-data" --access-log "$ACCESS_LOG" \
+        $SHOPD_ORDER_LIMITS \
         >>"$SHOPD_STDOUT" 2>>"$OUT/shopd-stderr.log" </dev/null &
       pid=$!
       STARTED+=("$pid")
@@ -448,7 +476,7 @@ start_server() { # nginx|express|shopd|redis|cache|queue -> SRV_PID[name]
         -d "{\"email\":\"$BENCH_EMAIL\",\"password\":\"$BENCH_PASSWORD\",\"name\":\"Bench User\"}" \
         "http://127.0.0.1:$SHOPD_PORT/v1/auth/register")
       [ "$code" = 201 ] || die "register returned $code: $(cat "$OUT/shopd-register.json")"
-      if has_case shopd-product || has_case orders; then
+      if needs_product; then
         local admin_token
         admin_token=$(login_token "$ADMIN_EMAIL" "$ADMIN_PASSWORD")
         code=$(curl -s --max-time 30 -o "$OUT/shopd-product.json" -w '%{http_code}' \
@@ -467,7 +495,7 @@ start_server() { # nginx|express|shopd|redis|cache|queue -> SRV_PID[name]
   # also warms the cache)
   local c
   for c in $CASES; do
-    [ "${SERVER[$c]}" = "$s" ] && ! is_queue_case "$c" || continue
+    [ "${SERVER[$c]}" = "$s" ] && ! is_queue_case "$c" && ! is_auth_case "$c" || continue
     if [ "$c" = shopd-me ]; then
       TOKEN=$(login_token)
       code=$(curl -s --max-time 10 -o "$OUT/shopd-me.json" -w '%{http_code}' \
@@ -735,6 +763,24 @@ else
   done
   for s in $ALL_SERVERS; do stop_server "$s"; done
 fi
+# phase 3: the auth cases, shopd alone on a fresh data dir; bench/auth_load.py
+# runs wrk on the reads and the login flood / registration spike beside it
+if [ -n "$AUTH_CASES" ]; then
+  for s in $ALL_SERVERS; do stop_server "$s"; done
+  rm -rf "$WORK/shopd-data"
+  load_check "before $AUTH_CASES"
+  start_server shopd
+  for c in $AUTH_CASES; do
+    log "$c: bench/auth_load.py ($RUNS run(s) of $(secs "$DURATION") s per read, quiet and loaded)"
+    run_bounded $(( RUNS * 4 * ($(secs "$DURATION") + 40) + 60 )) "$OUT/$c.md" \
+      python3 "$BENCH_DIR/auth_load.py" "$c" --port "$SHOPD_PORT" --product-id "$PRODUCT_ID" \
+      --email "$BENCH_EMAIL" --password "$BENCH_PASSWORD" --duration "$(secs "$DURATION")" --runs "$RUNS" \
+      --conns "$CONNS" --flood-rate "$FLOOD_RATE" --register-rate "$REGISTER_RATE" --out "$OUT" ||
+      { tail -20 "$OUT/$c.md" >&2; die "$c failed (log: $OUT/$c.md)"; }
+    grep '^\[' "$OUT/$c.md" >&2 || true
+  done
+  stop_server shopd
+fi
 load_check "after the last run"
 T_END=$(date -u '+%Y-%m-%d %H:%M:%S')
 # ---------------------------------------------------------------- report
@@ -867,6 +913,9 @@ REPORT=$OUT/results.md
     fi
   fi
   echo
+  for c in $AUTH_CASES; do
+    grep -v '^\[' "$OUT/$c.md"
+  done
   echo "## Notes"
   echo
   if has_case nginx; then
@@ -921,10 +970,10 @@ REPORT=$OUT/results.md
   echo "- run: $T_START - $T_END UTC; raw output: bench/out/$STAMP/"
   echo "- machine: $NPROC CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
   if needs_shopd; then
-    echo "- shopd $("$SHOPD" --version 2>/dev/null | head -1) ($SHOPD), git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' + uncommitted changes'); --threads 1 --workers $SHOPD_WORKERS, --access-log $ACCESS_LOG (to a file), db-threads and payment simulation at their defaults"
+    echo "- shopd $("$SHOPD" --version 2>/dev/null | head -1) ($SHOPD), git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ] && echo ' + uncommitted changes'); --threads 1 --workers $SHOPD_WORKERS, --access-log $ACCESS_LOG (to a file), db-threads and payment simulation at their defaults; per-user order limits lifted for the one load-test user: $SHOPD_ORDER_LIMITS"
   fi
   nm=$PEERS_CACHE/node/node_modules
-  echo "- $("$NGINX_BIN" -v 2>&1 | sed 's/nginx version: //'); node $(node -v)$(needs_node && echo "; express $(node -p "require('$nm/express/package.json').version")")$(needs_redis && echo "; node-redis $(node -p "require('$nm/redis/package.json').version"); bullmq $(node -p "require('$nm/bullmq/package.json').version"); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+  echo "- $([ -n "$NGINX_BIN" ] && "$NGINX_BIN" -v 2>&1 | sed 's/nginx version: //; s/$/; /')node $(node -v 2>/dev/null)$(needs_node && echo "; express $(node -p "require('$nm/express/package.json').version")")$(needs_redis && echo "; node-redis $(node -p "require('$nm/redis/package.json').version"); bullmq $(node -p "require('$nm/bullmq/package.json').version"); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
   [ -n "$HTTP_CASES" ] && echo "- wrk: -t1 -c$CONNS -d$DURATION --latency after a $WARMUP warm-up; $RUNS run(s) per case"
   [ -n "$QUEUE_CASES" ] && echo "- orders: $ORDERS per run after $WARMUP_ORDERS warm-up, wrk -t1 -c$CONNS -s bench/wrk/post_order.lua (shopd) / peers wrk/post_order.lua (BullMQ); BullMQ worker concurrency $WORKER_CONCURRENCY"
   echo "- ports: nginx $NGINX_PORT, express $EXPRESS_PORT, shopd $SHOPD_PORT, cache.js $CACHE_PORT, queue.js $QUEUE_PORT, redis-server $REDIS_PORT"

@@ -7,7 +7,8 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libargon2-dev libspdlog-dev libcli11-dev libgtest-dev libpq-dev)
-TEST_PKGS=(python3 curl prometheus postgresql-15)
+# clang 14 + its runtimes (ASan/UBSan, libFuzzer) + llvm-symbolizer: the sanitizer and fuzz build.
+TEST_PKGS=(python3 curl prometheus postgresql-15 clang-14 libclang-rt-14-dev llvm-14)
 BENCH_PKGS=(wrk nginx redis-server util-linux procps)
 
 want=("${BUILD_PKGS[@]}")

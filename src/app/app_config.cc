@@ -1,5 +1,10 @@
 #include "app/app_config.h"
 
+#include <sched.h>
+
+#include <algorithm>
+#include <thread>
+
 namespace shopd::app {
 
 void AppConfig::Declare(config::ConfigSource& src) {
@@ -7,13 +12,32 @@ void AppConfig::Declare(config::ConfigSource& src) {
   src.Declare({"processes", "0",
                "0 = serve in this process; N = a supervisor forks N worker processes on the same port "
                "and restarts any that dies"});
-  src.Declare({"db-threads", "4", "threads for blocking work (SQLite, password hashing)"});
-  src.Declare({"db-queue", "4096", "blocking-work tasks allowed to wait; beyond that requests get 503"});
+  src.Declare({"db-threads", "4", "threads for blocking database work (SQLite)"});
+  src.Declare({"db-queue", "4096", "database tasks allowed to wait; beyond that requests get 503"});
+  src.Declare({"hash-threads", "0",
+               "threads for password hashing per process, at most one per usable core (0 = min(2, cores / processes), at least 1)"});
+  src.Declare({"hash-queue", "16", "password hashes allowed to wait for a hash thread; beyond that 503 at once"});
+  src.Declare({"hash-queue-wait-ms", "1000",
+               "a password hash that waited longer than this for a hash thread is answered 503 instead of run"});
   src.Declare({"access-log", "true", "write a JSON access log line per request to stdout"});
   src.Declare({"log-level", "info", "debug, info, warn or error"});
 }
 
-core::Result<AppConfig> AppConfig::Load(const config::ConfigSource& src) {
+namespace {
+
+// The cores this process may run on (taskset, cgroup cpusets), not the machine's.
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+core::Result<AppConfig> AppConfig::Load(const config::ConfigSource& src) { return Load(src, UsableCores()); }
+
+core::Result<AppConfig> AppConfig::Load(const config::ConfigSource& src, int cores) {
   AppConfig c;
   config::ConfigErrors errs;
   int64_t v = 0;
@@ -24,6 +48,15 @@ core::Result<AppConfig> AppConfig::Load(const config::ConfigSource& src) {
   errs.Take(src.GetInt("db-threads", 1, 256), v);
   c.db_threads = static_cast<int>(v);
   errs.Take(src.GetInt("db-queue", 1, 1'000'000), c.db_queue);
+  errs.Take(src.GetInt("hash-threads", 0, 1024), v);
+  c.hash_threads = static_cast<int>(v);
+  // More hashing threads than cores only takes CPU from the reactors.
+  if (c.hash_threads > cores)
+    errs.Add("hash-threads: " + std::to_string(c.hash_threads) + " is more than one per core (cores: " +
+             std::to_string(cores) + " usable here)");
+  if (c.hash_threads == 0) c.hash_threads = std::clamp(cores / std::max(1, c.processes), 1, 2);
+  errs.Take(src.GetInt("hash-queue", 1, 10'000), c.hash_queue);
+  errs.Take(src.GetInt("hash-queue-wait-ms", 1, 60'000), c.hash_queue_wait_ms);
   errs.Take(src.GetBool("access-log"), c.access_log);
   errs.Take(src.GetString("log-level"), c.log_level);
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")

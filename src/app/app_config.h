@@ -14,10 +14,18 @@ struct AppConfig {
   int processes = 0;  // 0 = serve in this process; N = supervisor + N workers
   int db_threads = 4;
   int64_t db_queue = 4096;
+  // Password hashing has its own pool, so database work never waits behind
+  // it: at most one thread per core, and a short queue (beyond it 503 at once).
+  int hash_threads = 0;  // 0 = min(2, cores / processes), at least 1
+  int64_t hash_queue = 16;
+  int64_t hash_queue_wait_ms = 1000;  // a hash that waited longer is refused (503) instead
   bool access_log = true;
   std::string log_level = "info";
 
   static void Declare(config::ConfigSource& src);
+  // `cores`: the cores this process may use (the one-argument form asks the
+  // kernel for its CPU affinity; a parameter so tests can choose it).
+  static core::Result<AppConfig> Load(const config::ConfigSource& src, int cores);
   static core::Result<AppConfig> Load(const config::ConfigSource& src);
 };
 

@@ -6,12 +6,16 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "app/data_dir.h"
 #include "app/embedded_app.h"
+#include "app/jwt_secret.h"
 #include "app/queue_cli.h"
 #include "app/settings.h"
 #include "app/supervisor.h"
+#include "auth/password_hasher.h"
 #include "obs/log.h"
 
 namespace shopd::app {
@@ -19,6 +23,21 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 constexpr int kUsageError = 2;
+
+// Loud on purpose: on stderr and in the log, at every start, so that a test-only
+// setting that reached a real deployment is hard to miss.
+void WarnInsecureHashing(const services::UsersConfig& users) {
+  const bool below = !auth::MeetsOwaspFloor(users.argon2);
+  std::cerr << "shopd serve: WARNING: --insecure-fast-hashing-for-tests is set: argon2id m="
+            << users.argon2.memory_kib << " KiB t=" << users.argon2.iterations
+            << (below ? " is accepted below the OWASP floor" : " (meets the OWASP floor anyway)")
+            << ". Password hashes made now are weak. Never use this outside tests.\n";
+  obs::LogWarn("INSECURE: fast password hashing for tests is enabled; never use this outside tests",
+               {{"option", "insecure-fast-hashing-for-tests"},
+                {"argon2_memory_kib", users.argon2.memory_kib},
+                {"argon2_iterations", users.argon2.iterations},
+                {"below_owasp_floor", below}});
+}
 
 int Serve(const config::ConfigSource& src) {
   auto settings = Settings::Load(src);
@@ -30,7 +49,9 @@ int Serve(const config::ConfigSource& src) {
     std::cerr << "shopd serve: " << ok.error().message << "\n";
     return kUsageError;
   }
-  auto secret = LoadOrCreateJwtSecret(settings->app.data_dir);
+  const char* env_secret = std::getenv("SHOPD_JWT_SECRET");
+  auto secret = LoadOrCreateJwtSecret(settings->app.data_dir,
+                                      env_secret ? std::optional<std::string_view>(env_secret) : std::nullopt);
   if (!secret) {
     std::cerr << "shopd serve: " << secret.error().message << "\n";
     return kUsageError;
@@ -38,6 +59,7 @@ int Serve(const config::ConfigSource& src) {
   settings->jwt_secret = std::move(*secret);
 
   obs::InitLogging({.level = settings->app.log_level});
+  if (settings->users.insecure_fast_hashing_for_tests) WarnInsecureHashing(settings->users);
   if (auto boot = Bootstrap(*settings); !boot) {
     obs::LogError("start-up failed", {{"error", boot.error().message}, {"detail", boot.error().internal}});
     obs::ShutdownLogging();

@@ -1,4 +1,6 @@
-// app: the embedded data directory and the secrets kept in it.
+// app: the embedded data directory (database, generated signing key).
+//
+//   if (auto ok = EnsureDataDir(dir); !ok) { print ok.error().message (it names the fix); exit non-zero; }
 #pragma once
 
 #include <string>
@@ -7,12 +9,11 @@
 
 namespace shopd::app {
 
-// Creates the directory (mode 0700) if needed; fails if it is not writable.
+// Creates the directory and any missing parents with mode 0700. Fails, naming
+// the fix, when it is not a directory, is not owned by the user running
+// shopd, is writable by group or others (who could then replace the database
+// or plant a key file), or is not writable by us. An existing directory's mode
+// is never changed behind the operator's back.
 core::Result<void> EnsureDataDir(const std::string& dir);
-
-// SHOPD_JWT_SECRET when set; otherwise a 256-bit key generated once and kept in
-// <dir>/jwt_secret (mode 0600), so tokens survive restarts and are shared by
-// every worker process. Creation is race-free (O_EXCL) across processes.
-core::Result<std::string> LoadOrCreateJwtSecret(const std::string& dir);
 
 }  // namespace shopd::app

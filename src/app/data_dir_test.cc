@@ -2,8 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <cstdlib>
+#include <cstdio>
 #include <filesystem>
 
 namespace shopd::app {
@@ -14,44 +15,58 @@ class DataDirTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/shopd-datadir-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    ::unsetenv("SHOPD_JWT_SECRET");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+  static mode_t ModeOf(const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+  }
   std::string dir_;
 };
 
-TEST_F(DataDirTest, GeneratesSecretOnceWithMode0600) {
-  auto first = LoadOrCreateJwtSecret(dir_);
-  ASSERT_TRUE(first);
-  EXPECT_GE(first->size(), 32u);
-  struct stat st;
-  ASSERT_EQ(::stat((dir_ + "/jwt_secret").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600);
-  auto second = LoadOrCreateJwtSecret(dir_);
-  ASSERT_TRUE(second);
-  EXPECT_EQ(*first, *second);
+TEST_F(DataDirTest, CreatesNestedDirectoriesWithMode0700) {
+  const mode_t old_umask = ::umask(0);  // 0700 is chosen, not left to the umask
+  auto made = EnsureDataDir(dir_ + "/a/b");
+  ::umask(old_umask);
+  ASSERT_TRUE(made) << made.error().message;
+  EXPECT_EQ(ModeOf(dir_ + "/a"), 0700u);
+  EXPECT_EQ(ModeOf(dir_ + "/a/b"), 0700u);
 }
 
-TEST_F(DataDirTest, EnvironmentSecretWinsAndMustBeLongEnough) {
-  ::setenv("SHOPD_JWT_SECRET", "short", 1);
-  EXPECT_FALSE(LoadOrCreateJwtSecret(dir_));
-  ::setenv("SHOPD_JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough", 1);
-  auto s = LoadOrCreateJwtSecret(dir_);
-  ASSERT_TRUE(s);
-  EXPECT_EQ(*s, "0123456789abcdef0123456789abcdef-long-enough");
-  ::unsetenv("SHOPD_JWT_SECRET");
+TEST_F(DataDirTest, AcceptsAnExistingPrivateDirectory) {
+  EXPECT_TRUE(EnsureDataDir(dir_));
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);  // readable by others is the operator's choice
+  EXPECT_TRUE(EnsureDataDir(dir_));
+  EXPECT_EQ(ModeOf(dir_), 0755u);
 }
 
-TEST_F(DataDirTest, CreatesNestedDirectory) {
-  EXPECT_TRUE(EnsureDataDir(dir_ + "/a/b"));
-  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/a/b"));
+TEST_F(DataDirTest, RefusesADirectoryWritableByGroupOrOthersWithoutChangingIt) {
+  for (mode_t mode : {0770, 0702, 0777, 01777}) {
+    ASSERT_EQ(::chmod(dir_.c_str(), mode), 0);
+    auto ok = EnsureDataDir(dir_);
+    ASSERT_FALSE(ok) << std::oct << mode;
+    EXPECT_NE(ok.error().message.find("writable by group or others"), std::string::npos) << ok.error().message;
+    EXPECT_NE(ok.error().message.find("chmod 700 " + dir_), std::string::npos) << ok.error().message;
+    EXPECT_EQ(ModeOf(dir_), mode);
+  }
 }
 
-TEST_F(DataDirTest, RejectsAFileAsDirectory) {
+TEST_F(DataDirTest, RefusesADirectoryOwnedBySomeoneElse) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the directory away";
+  ASSERT_EQ(::chown(dir_.c_str(), 65534, 65534), 0);
+  auto ok = EnsureDataDir(dir_);
+  ASSERT_FALSE(ok);
+  EXPECT_NE(ok.error().message.find("owned by uid 65534"), std::string::npos) << ok.error().message;
+  EXPECT_NE(ok.error().message.find("chown 0 " + dir_), std::string::npos) << ok.error().message;
+}
+
+TEST_F(DataDirTest, RefusesAFileAsDirectory) {
   std::string file = dir_ + "/plain";
   std::FILE* f = std::fopen(file.c_str(), "w");
   std::fclose(f);
   EXPECT_FALSE(EnsureDataDir(file));
+  EXPECT_FALSE(EnsureDataDir(file + "/below"));
 }
 
 }  // namespace

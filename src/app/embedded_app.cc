@@ -5,8 +5,11 @@
 #include <boost/asio/use_future.hpp>
 
 #include <cstdlib>
+#include <optional>
+#include <thread>
 
 #include "app/openapi.h"
+#include "app/maintenance.h"
 #include "app/order_pipeline.h"
 #include "app/ops_routes.h"
 #include "cache/memory/memory_cache.h"
@@ -40,6 +43,15 @@ namespace shopd::app {
 namespace {
 
 namespace asio = boost::asio;
+
+// Hash threads run this much nicer than the reactor threads.
+constexpr int kHashThreadNice = 10;
+
+// Expired refresh-token rows are purged this often, in batches this large
+// (each a short write transaction), at most this many batches a round.
+constexpr auto kRefreshTokenPurgeInterval = std::chrono::minutes(5);
+constexpr int64_t kRefreshTokenPurgeBatch = 1000;
+constexpr int kRefreshTokenPurgeMaxBatches = 100;
 
 template <class T>
 T RunToCompletion(asio::awaitable<T> task) {
@@ -94,11 +106,44 @@ int ServeEmbedded(const Settings& s) {
                            [&pool] { return static_cast<double>(pool.queued()); });
   metrics.AddCallbackCounter("shopd_worker_pool_rejected_total", "Blocking tasks refused because the queue was full.",
                              {}, [&pool] { return static_cast<double>(pool.rejected()); });
+  // Password hashing gets its own pool, so database work never queues behind
+  // argon2; its threads are niced so the reactors keep the CPU under a login flood.
+  exec::WorkerPool hash_pool(exec::WorkerPoolOptions{.threads = static_cast<size_t>(s.app.hash_threads),
+                                                     .max_queued = static_cast<size_t>(s.app.hash_queue),
+                                                     .name = "shopd-hash",
+                                                     .nice = kHashThreadNice,
+                                                     .max_wait_ms = s.app.hash_queue_wait_ms});
+  metrics.AddCallbackGauge("shopd_hash_pool_queued", "Password hashes waiting for a hash thread.", {},
+                           [&hash_pool] { return static_cast<double>(hash_pool.queued()); });
+  metrics.AddCallbackCounter("shopd_hash_pool_rejected_total",
+                             "Password hashes refused (503): the hash queue was full, or a hash waited longer than "
+                             "--hash-queue-wait-ms.", {},
+                             [&hash_pool] { return static_cast<double>(hash_pool.rejected()); });
   storage::sqlite::SqliteUserStore store(**db, pool);
   ratelimit::MemoryRateLimiter limiter(clock);
   auth::JwtCodec jwt(s.jwt_secret);
-  services::UsersService users(s.users, store, limiter, pool, jwt, clock);
-  services::TokenAuthenticator authenticator(jwt, clock);
+  services::UsersService users(s.users, store, limiter, hash_pool, jwt, clock, &metrics);
+  services::TokenAuthenticator authenticator(jwt, clock, users);
+  obs::Counter& tokens_purged = metrics.GetCounter("shopd_refresh_tokens_purged_total",
+                                                   "Refresh-token rows deleted once they could no longer matter.");
+  Maintenance maintenance;
+  maintenance.Add({"refresh-token-purge", kRefreshTokenPurgeInterval,
+                   [&users, &tokens_purged]() -> asio::awaitable<void> {
+                     auto purged = co_await users.PurgeRefreshTokens(kRefreshTokenPurgeBatch,
+                                                                     kRefreshTokenPurgeMaxBatches);
+                     if (!purged) {
+                       obs::LogWarn("refresh token purge failed", {{"error", purged.error().message},
+                                                                   {"detail", purged.error().internal}});
+                       co_return;
+                     }
+                     tokens_purged.Inc(static_cast<uint64_t>(*purged));
+                   }});
+
+  // Every committed product change (admin update, saga reservation, release on
+  // a cancellation or rejection) is announced here by the store that made it,
+  // and by the pipeline's tail for changes made by other processes; the
+  // catalog drops its cached copies on each (storage/product_changes.h).
+  storage::ProductChangeNotifier product_changes;
 
   // Catalog: cache-aside reads over the SQLite catalog.
   cache::MemoryCache product_cache(
@@ -106,9 +151,10 @@ int ServeEmbedded(const Settings& s) {
       cache::MemoryCacheOptions{.max_entries = static_cast<size_t>(s.catalog.cache_max_entries),
                                 .max_bytes = static_cast<size_t>(s.catalog.cache_max_bytes)},
       &metrics, "products");
-  storage::sqlite::SqliteCatalogStore catalog_store(**db, pool);
+  storage::sqlite::SqliteCatalogStore catalog_store(**db, pool, &product_changes);
   services::CatalogService catalog(catalog_store, product_cache, clock,
                                    std::chrono::milliseconds(s.catalog.cache_ttl_ms));
+  product_changes.Subscribe(catalog);
 
   // Orders: each one is written (with its outbox row) through the group
   // commit before its 202; the pipeline then runs the saga asynchronously.
@@ -118,25 +164,36 @@ int ServeEmbedded(const Settings& s) {
   metrics.AddCallbackCounter("shopd_sqlite_group_writes_total",
                              "Writes committed by the SQLite writer (writes / commits = mean group size).", {},
                              [&writer] { return static_cast<double>(writer.writes()); });
-  storage::sqlite::SqliteOrderStore order_store(**db, pool, writer);
-  OrderPipeline pipeline(**db, pool, writer, order_store, s.workers, metrics, clock);
+  storage::sqlite::SqliteOrderStore order_store(**db, pool, writer, &product_changes);
+  OrderPipeline pipeline(**db, pool, writer, order_store, s.workers, metrics, clock, &product_changes);
   obs::Counter& orders_placed =
       metrics.GetCounter("shopd_orders_placed_total", "Orders committed and answered 202 (replays not counted).");
-  services::OrdersService orders(order_store, clock, [&pipeline, &orders_placed](std::string_view change) {
+  // Its own limiter: order keys never compete with login keys for room.
+  ratelimit::MemoryRateLimiter order_limiter(clock);
+  services::OrdersService orders(s.orders, order_store, order_limiter, clock,
+                                 [&pipeline, &orders_placed](std::string_view change) {
     if (change == "placed") orders_placed.Inc();
     pipeline.OrderWritten();
   });
   pipeline.Start();
+  maintenance.Start();
 
   http::Router router;
-  RegisterOpsRoutes(router, metrics, [&store]() { return store.Ping(); });
+  CachedReadyCheck ready([&store]() { return store.Ping(); }, clock);
+  metrics.AddCallbackCounter("shopd_ready_checks_total",
+                             "Dependency checks run for /ready (at most one a second, however often it is called).",
+                             {}, [&ready] { return static_cast<double>(ready.checks_run()); });
+  RegisterHealthRoutes(router, ready);
+  // With --admin-listen, /metrics is only on the admin listener.
+  http::Router admin_router;
+  RegisterMetricsRoute(s.server.has_admin_listener() ? admin_router : router, metrics);
   services::RegisterUserRoutes(router, users);
   services::RegisterCatalogRoutes(router, catalog);
   services::RegisterOrderRoutes(router, orders);
   RegisterOpenApiRoute(router);
   // A hand-written document that lost track of the routes is a build defect;
   // every integration test starts this binary, so it cannot ship.
-  if (auto described = CheckOpenApiMatchesRoutes(OpenApiDocument(), router); !described) {
+  if (auto described = CheckOpenApiMatchesRoutes(OpenApiDocument(), {&router, &admin_router}); !described) {
     pipeline.Stop();
     obs::LogError("api/openapi.json does not describe the routes",
                   {{"error", described.error().message}, {"detail", described.error().internal}});
@@ -150,6 +207,17 @@ int ServeEmbedded(const Settings& s) {
   middlewares.push_back(std::make_unique<http::CorsMiddleware>(s.server.cors_origins));
 
   http::Server server(s.server, router, std::move(middlewares), &authenticator, &metrics);
+  std::optional<http::Server> admin_server;
+  if (s.server.has_admin_listener()) {
+    http::ServerConfig admin_cfg = s.server;
+    admin_cfg.host = s.server.admin_host;
+    admin_cfg.port = s.server.admin_port;
+    admin_cfg.threads = 1;
+    std::vector<std::unique_ptr<http::Middleware>> admin_middlewares;
+    admin_middlewares.push_back(std::make_unique<http::RequestIdMiddleware>());
+    admin_middlewares.push_back(std::make_unique<http::SecurityHeadersMiddleware>());
+    admin_server.emplace(admin_cfg, admin_router, std::move(admin_middlewares), nullptr, nullptr);
+  }
   try {
     server.Listen();
   } catch (const std::exception& e) {
@@ -157,6 +225,20 @@ int ServeEmbedded(const Settings& s) {
     obs::LogError("cannot listen", {{"address", s.server.host}, {"port", s.server.port}, {"error", e.what()}});
     return 1;
   }
+  if (admin_server) {
+    try {
+      admin_server->Listen();
+    } catch (const std::exception& e) {
+      pipeline.Stop();
+      obs::LogError("cannot listen (admin)",
+                    {{"address", s.server.admin_host}, {"port", s.server.admin_port}, {"error", e.what()}});
+      return 1;
+    }
+    obs::LogInfo("admin listening", {{"address", s.server.admin_host}, {"port", admin_server->port()}});
+  }
+  // The admin listener runs on its own thread and stops after the public one has drained.
+  std::thread admin_thread;
+  if (admin_server) admin_thread = std::thread([&admin_server] { admin_server->Run(/*handle_signals=*/false); });
   server.SetPeriodicHook([&access_log] { access_log.FlushThreadBuffer(); });
   obs::LogInfo("listening", {{"address", s.server.host},
                              {"port", server.port()},
@@ -164,10 +246,16 @@ int ServeEmbedded(const Settings& s) {
                              {"data_dir", s.app.data_dir},
                              {"pid", static_cast<int64_t>(::getpid())}});
   server.Run();
+  if (admin_server) {
+    admin_server->Stop();
+    admin_thread.join();
+  }
+  maintenance.Stop();
   pipeline.Stop();
   // Accepted blocking tasks finish while the io_contexts still exist to
   // receive (and drop) their completions.
   writer.Shutdown();
+  hash_pool.Shutdown();
   pool.Shutdown();
   obs::LogInfo("stopped", {{"pid", static_cast<int64_t>(::getpid())}});
   // The rest is destroyed in reverse order of construction: server, services,

@@ -38,6 +38,11 @@ void RegisterOpenApiRoute(http::Router& router) {
 }
 
 core::Result<void> CheckOpenApiMatchesRoutes(std::string_view document, const http::Router& router) {
+  return CheckOpenApiMatchesRoutes(document, {&router});
+}
+
+core::Result<void> CheckOpenApiMatchesRoutes(std::string_view document,
+                                             std::initializer_list<const http::Router*> routers) {
   boost::system::error_code ec;
   boost::json::value doc = boost::json::parse(document, ec);
   if (ec) return core::Error::Make(core::Errc::kInvalidArgument, "the OpenAPI document is not JSON", ec.message());
@@ -57,8 +62,10 @@ core::Result<void> CheckOpenApiMatchesRoutes(std::string_view document, const ht
       if (kMethods.contains(std::string(key))) documented.emplace(std::string(path), std::string(key));
   }
   std::set<Operation> routed;
-  for (const auto& route : router.routes())
-    if (route->method != http::Method::kHead) routed.emplace(route->pattern, Lower(http::MethodName(route->method)));
+  for (const http::Router* router : routers)
+    for (const auto& route : router->routes())
+      if (route->method != http::Method::kHead)
+        routed.emplace(route->pattern, Lower(http::MethodName(route->method)));
 
   std::string differences;
   for (const auto& [path, method] : routed)

@@ -7,6 +7,7 @@
 // starts the binary.
 #pragma once
 
+#include <initializer_list>
 #include <string_view>
 
 #include "core/error.h"
@@ -22,5 +23,8 @@ void RegisterOpenApiRoute(http::Router& router);
 // methods are exactly the router's route templates and methods (HEAD, which
 // follows GET, aside). Otherwise the error lists every difference.
 core::Result<void> CheckOpenApiMatchesRoutes(std::string_view document, const http::Router& router);
+// Same, over the routes of several listeners together (public + admin).
+core::Result<void> CheckOpenApiMatchesRoutes(std::string_view document,
+                                             std::initializer_list<const http::Router*> routers);
 
 }  // namespace shopd::app

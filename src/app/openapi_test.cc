@@ -27,6 +27,15 @@ TEST(OpenApi, ADocumentWithExactlyTheRoutesPasses) {
   EXPECT_TRUE(CheckOpenApiMatchesRoutes(kMatching, SmallRouter()));
 }
 
+TEST(OpenApi, RoutesOfSeveralListenersAreCheckedTogether) {
+  http::Router main = SmallRouter(), admin;
+  admin.Get("/metrics", http::SyncHandler([](http::Request&) { return http::Response::Empty(204); }));
+  std::string doc = kMatching;
+  doc.insert(doc.rfind("}}"), R"(, "/metrics": {"get": {}})");
+  EXPECT_FALSE(CheckOpenApiMatchesRoutes(doc, main));
+  EXPECT_TRUE(CheckOpenApiMatchesRoutes(doc, {&main, &admin}));
+}
+
 TEST(OpenApi, EveryDifferenceIsNamed) {
   const char* doc = R"({"openapi": "3.0.3", "paths": {
     "/health": {"get": {}},

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "events/consumer.h"
+#include "events/event_tail.h"
 #include "events/sqlite/sqlite_event_log.h"
 #include "events/sqlite/sqlite_outbox_relay.h"
 #include "exec/worker_pool.h"
@@ -25,6 +27,7 @@
 #include "obs/metrics.h"
 #include "queue/sqlite/sqlite_job_queue.h"
 #include "queue/worker.h"
+#include "workers/order_refund.h"
 #include "workers/order_saga.h"
 #include "workers/payment_provider.h"
 
@@ -34,11 +37,18 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr const char* kSagaQueue = "order-saga";
+constexpr const char* kRefundQueue = "order-refund";
 
 queue::JobQueueOptions QueueOptions(const workers::WorkersConfig& c) {
   queue::JobQueueOptions o;
   o.default_max_attempts = static_cast<int>(c.job_max_attempts);
   return o;
+}
+
+obs::Counter& RefundCounter(obs::MetricsRegistry& metrics, const char* outcome) {
+  return metrics.GetCounter("shopd_order_refunds_total",
+                            "Refund attempts of cancelled orders (failed ones are retried with backoff).",
+                            {{"outcome", outcome}});
 }
 
 obs::Counter& FinishedCounter(obs::MetricsRegistry& metrics, const char* status) {
@@ -54,17 +64,22 @@ obs::Counter& FinishedCounter(obs::MetricsRegistry& metrics, const char* status)
 struct OrderPipeline::Impl {
   Impl(storage::sqlite::SqliteDatabase& db, exec::WorkerPool& pool, storage::sqlite::SqliteWriter& writer,
        storage::OrderStore& orders, const workers::WorkersConfig& c, obs::MetricsRegistry& metrics,
-       const core::Clock& clock)
+       const core::Clock& clock, storage::ProductChangeListener* product_changes)
       : config(c),
         clock(clock),
         pool(pool),
         event_log(db, pool, clock),
         jobs(db, pool, clock, QueueOptions(c)),
         payments(workers::SimulatedPaymentOptions{c.payment_decline_rate,
-                                                  std::chrono::milliseconds(c.payment_latency_ms)}),
+                                                  std::chrono::milliseconds(c.payment_latency_ms),
+                                                  c.payment_failing_refunds}),
         saga(orders, payments, clock, std::chrono::milliseconds(c.payment_timeout_ms)),
+        refund(orders, payments, clock, std::chrono::milliseconds(c.payment_timeout_ms)),
         confirmed(FinishedCounter(metrics, "confirmed")),
         rejected(FinishedCounter(metrics, "rejected")),
+        refunded(RefundCounter(metrics, "refunded")),
+        refund_failed(RefundCounter(metrics, "failed")),
+        product_changes(product_changes),
         saga_worker(jobs,
                     queue::JobWorkerOptions{.queue = kSagaQueue,
                                             .concurrency = static_cast<size_t>(c.workers),
@@ -76,6 +91,17 @@ struct OrderPipeline::Impl {
         created_consumer(event_log,
                          events::EventConsumerOptions{.topic = "order.created", .group = "order-saga", .batch_size = 256},
                          [this](const std::vector<events::Event>& batch) { return EnqueueSagas(batch); }),
+        refund_worker(jobs,
+                      queue::JobWorkerOptions{.queue = kRefundQueue, .concurrency = 16, .lease_ms = c.job_lease_ms},
+                      [this](const queue::LeasedJob& job) { return RunRefund(job); }),
+        // Each refund request becomes one refund job, deduplicated by order id.
+        refund_consumer(event_log,
+                        events::EventConsumerOptions{
+                            .topic = std::string(storage::kRefundRequestedTopic), .group = "order-refund",
+                            .batch_size = 256},
+                        [this](const std::vector<events::Event>& batch) { return EnqueueRefunds(batch); }),
+        product_tail(event_log, events::EventTailOptions{.topic = std::string(storage::kProductChangedTopic)},
+                     [this](const std::vector<events::Event>& batch) { return AnnounceProducts(batch); }),
         relay(db, pool, event_log, RelayOptions()),
         trim_timer(background) {
     event_log.UseWriter(&writer);
@@ -87,6 +113,40 @@ struct OrderPipeline::Impl {
     if (!finished) co_return finished.error();
     if (*finished == "confirmed") confirmed.Inc();
     if (*finished == "rejected") rejected.Inc();
+    co_return core::Result<void>{};
+  }
+
+  asio::awaitable<core::Result<void>> RunRefund(const queue::LeasedJob& job) {
+    auto done = co_await refund.Run(job.payload);
+    if (!done) {
+      refund_failed.Inc();
+      co_return done.error();
+    }
+    if (*done) refunded.Inc();
+    co_return core::Result<void>{};
+  }
+
+  asio::awaitable<core::Result<void>> EnqueueRefunds(const std::vector<events::Event>& batch) {
+    std::vector<queue::EnqueueRequest> requests;
+    requests.reserve(batch.size());
+    for (const auto& e : batch)
+      requests.push_back(queue::EnqueueRequest{.queue = kRefundQueue,
+                                               .payload = e.key,
+                                               .max_attempts = static_cast<int>(config.refund_max_attempts),
+                                               .dedupe_key = e.key});
+    auto ids = co_await jobs.EnqueueBatch(std::move(requests));
+    if (!ids) co_return ids.error();
+    refund_worker.Notify();
+    co_return core::Result<void>{};
+  }
+
+  // Products changed in any process: this process drops its cached copies.
+  asio::awaitable<core::Result<void>> AnnounceProducts(const std::vector<events::Event>& batch) {
+    std::vector<std::string> ids;
+    ids.reserve(batch.size());
+    for (const auto& e : batch)
+      if (std::find(ids.begin(), ids.end(), e.key) == ids.end()) ids.push_back(e.key);
+    if (product_changes) co_await product_changes->ProductsChanged(std::move(ids));
     co_return core::Result<void>{};
   }
 
@@ -108,7 +168,11 @@ struct OrderPipeline::Impl {
 
   events::OutboxRelayOptions RelayOptions() {
     events::OutboxRelayOptions o;
-    o.on_relayed = [this] { created_consumer.Notify(); };
+    o.on_relayed = [this] {
+      created_consumer.Notify();
+      refund_consumer.Notify();
+      product_tail.Notify();
+    };
     return o;
   }
 
@@ -128,7 +192,10 @@ struct OrderPipeline::Impl {
   asio::awaitable<void> StopLoops() {
     trim_timer.cancel();
     co_await relay.Stop();
+    co_await product_tail.Stop();
+    co_await refund_consumer.Stop();
     co_await created_consumer.Stop();
+    co_await refund_worker.Stop();
     co_await saga_worker.Stop();
   }
 
@@ -141,10 +208,17 @@ struct OrderPipeline::Impl {
   queue::sqlite::SqliteJobQueue jobs;
   workers::SimulatedPaymentProvider payments;
   workers::OrderSaga saga;
+  workers::OrderRefund refund;
   obs::Counter& confirmed;
   obs::Counter& rejected;
+  obs::Counter& refunded;
+  obs::Counter& refund_failed;
+  storage::ProductChangeListener* product_changes;
   queue::JobWorker saga_worker;
   events::EventConsumer created_consumer;
+  queue::JobWorker refund_worker;
+  events::EventConsumer refund_consumer;
+  events::EventTail product_tail;
   events::sqlite::SqliteOutboxRelay relay;
   asio::steady_timer trim_timer;
   std::thread thread;
@@ -155,8 +229,8 @@ struct OrderPipeline::Impl {
 OrderPipeline::OrderPipeline(storage::sqlite::SqliteDatabase& db, exec::WorkerPool& pool,
                              storage::sqlite::SqliteWriter& writer, storage::OrderStore& orders,
                              const workers::WorkersConfig& config, obs::MetricsRegistry& metrics,
-                             const core::Clock& clock)
-    : impl_(std::make_unique<Impl>(db, pool, writer, orders, config, metrics, clock)) {}
+                             const core::Clock& clock, storage::ProductChangeListener* product_changes)
+    : impl_(std::make_unique<Impl>(db, pool, writer, orders, config, metrics, clock, product_changes)) {}
 
 OrderPipeline::~OrderPipeline() { Stop(); }
 
@@ -164,10 +238,19 @@ void OrderPipeline::Start() {
   Impl& p = *impl_;
   if (p.started) return;
   p.started = true;
+  // From the log's end as it is before this process serves anything: every
+  // change after it can concern a product this process will cache. Read here,
+  // at start-up, off any reactor; if it fails, from the start (dropping cache
+  // entries that do not exist yet is harmless).
+  auto product_end = p.event_log.EndOffsetSync(std::string(storage::kProductChangedTopic));
+  if (!product_end) obs::LogWarn("product change tail starts at 0", {{"error", product_end.error().message}});
   asio::co_spawn(p.background, p.TrimLoop(), asio::detached);
+  p.product_tail.Start(p.background.get_executor(), product_end ? *product_end : 0);
   p.relay.Start(p.background.get_executor());
   p.created_consumer.Start(p.background.get_executor());
   p.saga_worker.Start(p.background.get_executor());
+  p.refund_consumer.Start(p.background.get_executor());
+  p.refund_worker.Start(p.background.get_executor());
   p.thread = std::thread([&p] {
     pthread_setname_np(pthread_self(), "shopd-bg");
     p.background.run();

@@ -1,9 +1,18 @@
 // app: the asynchronous half of the order flow in the embedded topology —
 // outbox relay -> event log -> `order.created` consumer -> saga jobs -> saga
-// workers — plus the event log's retention, all on one background io_context
-// thread of its own, away from the reactors.
+// workers, and `order.refund_requested` consumer -> refund jobs -> refund
+// workers — plus the event log's retention and the tail that carries
+// `product.changed` events written by any process (this one included) to
+// `product_changes`, all on one background io_context thread of its own,
+// away from the reactors.
 //
-//   OrderPipeline pipeline(db, pool, writer, order_store, settings.workers, metrics, clock);
+// Cross-process staleness of cached products: a change committed by another
+// process reaches this one's cache after the relay moved it into the log
+// (its poll, 10 ms, or at once when that process's relay was woken) plus this
+// tail's idle poll (at most 50 ms): well under a second while the pipeline
+// runs; the catalog cache TTL (--catalog-cache-ttl-ms) bounds it if it stalls.
+//
+//   OrderPipeline pipeline(db, pool, writer, order_store, settings.workers, metrics, clock, &changes);
 //   pipeline.Start();
 //   ... OrdersService's change hook calls pipeline.OrderWritten() ...
 //   pipeline.Stop();   // after the server drained: the loops finish what they hold
@@ -14,6 +23,7 @@
 #include "core/clock.h"
 #include "obs/fwd.h"
 #include "storage/order_store.h"
+#include "storage/product_changes.h"
 #include "storage/sqlite/sqlite_database.h"
 #include "storage/sqlite/sqlite_writer.h"
 #include "workers/workers_config.h"
@@ -26,16 +36,17 @@ namespace shopd::app {
 
 class OrderPipeline {
  public:
-  // Every argument must outlive the pipeline.
+  // Every argument must outlive the pipeline; `product_changes` may be null.
   OrderPipeline(storage::sqlite::SqliteDatabase& db, exec::WorkerPool& pool, storage::sqlite::SqliteWriter& writer,
                 storage::OrderStore& orders, const workers::WorkersConfig& config, obs::MetricsRegistry& metrics,
-                const core::Clock& clock);
+                const core::Clock& clock, storage::ProductChangeListener* product_changes = nullptr);
   // Stops (if still running) and joins the background thread.
   ~OrderPipeline();
   OrderPipeline(const OrderPipeline&) = delete;
   OrderPipeline& operator=(const OrderPipeline&) = delete;
 
-  // Starts the loops and the background thread. Call once.
+  // Starts the loops and the background thread. Call once, before serving:
+  // product changes are tailed from the log's end as it is now.
   void Start();
   // An order change was committed with an outbox row: relay it now rather
   // than at the next poll. Any thread.

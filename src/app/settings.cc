@@ -7,6 +7,7 @@ void Settings::DeclareAll(config::ConfigSource& src) {
   http::ServerConfig::Declare(src);
   services::UsersConfig::Declare(src);
   services::CatalogConfig::Declare(src);
+  services::OrdersConfig::Declare(src);
   workers::WorkersConfig::Declare(src);
 }
 
@@ -17,6 +18,7 @@ core::Result<Settings> Settings::Load(const config::ConfigSource& src) {
   errs.Take(http::ServerConfig::Load(src), s.server);
   errs.Take(services::UsersConfig::Load(src), s.users);
   errs.Take(services::CatalogConfig::Load(src), s.catalog);
+  errs.Take(services::OrdersConfig::Load(src), s.orders);
   errs.Take(workers::WorkersConfig::Load(src), s.workers);
   if (auto r = errs.Finish(); !r) return r.error();
   return s;

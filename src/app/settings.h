@@ -8,6 +8,7 @@
 #include "config/config_source.h"
 #include "http/server_config.h"
 #include "services/catalog/catalog_config.h"
+#include "services/orders/orders_config.h"
 #include "services/users/users_config.h"
 #include "workers/workers_config.h"
 
@@ -18,6 +19,7 @@ struct Settings {
   http::ServerConfig server;
   services::UsersConfig users;
   services::CatalogConfig catalog;
+  services::OrdersConfig orders;
   workers::WorkersConfig workers;
   std::string jwt_secret;  // resolved at start-up (environment or data dir)
 

@@ -219,6 +219,7 @@ std::string JwtCodec::Sign(const AccessClaims& claims) const {
   payload["jti"] = claims.jti;
   payload["iat"] = claims.iat;
   payload["exp"] = claims.exp;
+  payload["ver"] = claims.ver;
   return SignRaw(kOwnHeaderJson, boost::json::serialize(payload));
 }
 
@@ -262,6 +263,12 @@ core::Result<AccessClaims> JwtCodec::Verify(std::string_view token, int64_t now_
   auto exp = GetInt(*obj, "exp");
   if (!sub || !role || !jti) return Reject("sub, role or jti missing or not a non-empty string");
   if (!iat || !exp) return Reject("iat or exp missing or not an integer");
+  int64_t ver = 0;
+  if (obj->contains("ver")) {
+    auto v = GetInt(*obj, "ver");
+    if (!v || *v < 0) return Reject("ver is not a non-negative integer");
+    ver = *v;
+  }
   // Saturating, so extreme claim values cannot wrap around into "valid".
   if (SaturatingAdd(*exp, leeway_s_) <= now_unix) {
     return Reject("expired at " + std::to_string(*exp), "token expired");
@@ -274,6 +281,7 @@ core::Result<AccessClaims> JwtCodec::Verify(std::string_view token, int64_t now_
   c.jti = std::move(*jti);
   c.iat = *iat;
   c.exp = *exp;
+  c.ver = ver;
   return c;
 }
 

@@ -24,6 +24,10 @@ struct AccessClaims {
   std::string jti;   // token id
   int64_t iat = 0;
   int64_t exp = 0;
+  // `ver`: the user's token version when the token was signed. Logging out
+  // everywhere (or a role or password change) raises the user's version, which
+  // retires every token signed before. Absent in tokens of older builds: 0.
+  int64_t ver = 0;
 };
 
 class JwtCodec {

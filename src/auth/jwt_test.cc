@@ -90,6 +90,31 @@ TEST(Jwt, RoundTrip) {
   EXPECT_EQ(c->jti, "tok-1");
   EXPECT_EQ(c->iat, kNow);
   EXPECT_EQ(c->exp, kNow + 900);
+  EXPECT_EQ(c->ver, 0);
+}
+
+TEST(Jwt, TokenVersionRoundTripsAndDefaultsToZero) {
+  JwtCodec jwt(kSecret);
+  AccessClaims in = Claims();
+  in.ver = 7;
+  auto c = jwt.Verify(jwt.Sign(in), kNow);
+  ASSERT_TRUE(c.has_value()) << c.error().internal;
+  EXPECT_EQ(c->ver, 7);
+  // Tokens signed before the claim existed carry version 0.
+  const std::string header = R"({"alg":"HS256","typ":"JWT"})";
+  auto old = jwt.Verify(jwt.SignRaw(header, R"({"sub":"u","role":"user","jti":"j","iat":)" +
+                                                std::to_string(kNow) + R"(,"exp":)" +
+                                                std::to_string(kNow + 900) + "}"),
+                        kNow);
+  ASSERT_TRUE(old.has_value()) << old.error().internal;
+  EXPECT_EQ(old->ver, 0);
+  for (const char* bad : {R"("1")", "-1", "1.5", "null"}) {
+    SCOPED_TRACE(bad);
+    ExpectRejected(jwt.Verify(jwt.SignRaw(header, R"({"sub":"u","role":"user","jti":"j","iat":)" +
+                                                      std::to_string(kNow) + R"(,"exp":)" +
+                                                      std::to_string(kNow + 900) + R"(,"ver":)" + bad + "}"),
+                              kNow));
+  }
 }
 
 TEST(Jwt, RoundTripEscapesStrings) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,21 @@ std::optional<Argon2Params> ParseParams(std::string_view phc) {
 }
 
 }  // namespace
+
+bool MeetsOwaspFloor(const Argon2Params& params) {
+  return std::any_of(std::begin(kOwaspArgon2Floor), std::end(kOwaspArgon2Floor), [&](const Argon2FloorRow& row) {
+    return params.memory_kib >= row.memory_kib && params.iterations >= row.iterations;
+  });
+}
+
+std::string DescribeOwaspFloor() {
+  std::string out;
+  for (const auto& row : kOwaspArgon2Floor) {
+    if (!out.empty()) out += ", ";
+    out += "m>=" + std::to_string(row.memory_kib) + " KiB with t>=" + std::to_string(row.iterations);
+  }
+  return out;
+}
 
 std::string PasswordHasher::Hash(std::string_view password) const {
   unsigned char salt[kSaltBytes];

@@ -21,6 +21,21 @@ struct Argon2Params {
   uint32_t parallelism = 1;
 };
 
+// The OWASP Password Storage Cheat Sheet's minimum argon2id configurations
+// (p=1): equally strong trades of memory for iterations. Parameters meet the
+// floor when they reach both figures of at least one row; parallelism does
+// not count (more lanes do not make a guess cost more).
+struct Argon2FloorRow {
+  uint32_t memory_kib;
+  uint32_t iterations;
+};
+inline constexpr Argon2FloorRow kOwaspArgon2Floor[] = {
+    {47104, 1}, {19456, 2}, {12288, 3}, {9216, 4}, {7168, 5}};
+
+bool MeetsOwaspFloor(const Argon2Params& params);
+// The table above as text for messages: "m>=47104 KiB with t>=1, m>=19456 KiB with t>=2, ...".
+std::string DescribeOwaspFloor();
+
 class PasswordHasher {
  public:
   explicit PasswordHasher(Argon2Params params = {}) : params_(params) {}

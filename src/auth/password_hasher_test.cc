@@ -147,5 +147,35 @@ TEST(PasswordHasher, DefaultParams) {
   EXPECT_FALSE(h.Verify(phc, "hunter2"));
 }
 
+TEST(Argon2Floor, EveryOwaspRowIsAcceptedAndJustBelowItIsNot) {
+  for (const auto& row : kOwaspArgon2Floor) {
+    EXPECT_TRUE(MeetsOwaspFloor({.memory_kib = row.memory_kib, .iterations = row.iterations})) << row.memory_kib;
+    // One KiB less with the same iterations falls back to the next row, which needs more iterations.
+    EXPECT_FALSE(MeetsOwaspFloor({.memory_kib = row.memory_kib - 1, .iterations = row.iterations}))
+        << row.memory_kib;
+  }
+}
+
+TEST(Argon2Floor, MoreOfEitherCostStillMeetsIt) {
+  EXPECT_TRUE(MeetsOwaspFloor(Argon2Params{}));  // the defaults: 19456 KiB, t=2
+  EXPECT_TRUE(MeetsOwaspFloor({.memory_kib = 65536, .iterations = 1}));
+  EXPECT_TRUE(MeetsOwaspFloor({.memory_kib = 7168, .iterations = 64}));
+  EXPECT_TRUE(MeetsOwaspFloor({.memory_kib = 19456, .iterations = 3}));
+}
+
+TEST(Argon2Floor, CheapParametersAreBelowIt) {
+  EXPECT_FALSE(MeetsOwaspFloor({.memory_kib = 1024, .iterations = 1}));  // the test suites' fast hashing
+  EXPECT_FALSE(MeetsOwaspFloor({.memory_kib = 19455, .iterations = 2}));
+  EXPECT_FALSE(MeetsOwaspFloor({.memory_kib = 47103, .iterations = 1}));
+  EXPECT_FALSE(MeetsOwaspFloor({.memory_kib = 7167, .iterations = 64}));  // iterations do not replace all memory
+  EXPECT_FALSE(MeetsOwaspFloor({.memory_kib = 4 * 1024 * 1024, .iterations = 0}));
+}
+
+TEST(Argon2Floor, DescriptionListsEveryRow) {
+  EXPECT_EQ(DescribeOwaspFloor(),
+            "m>=47104 KiB with t>=1, m>=19456 KiB with t>=2, m>=12288 KiB with t>=3, m>=9216 KiB with t>=4, "
+            "m>=7168 KiB with t>=5");
+}
+
 }  // namespace
 }  // namespace shopd::auth

@@ -62,6 +62,10 @@ class EventLog {
   // committed offset, in offset order. Reading moves nothing: until Commit,
   // the same events are returned again.
   virtual Async<std::vector<Event>> Read(std::string topic, std::string group, size_t max_events) = 0;
+  // Up to max_events events with offsets after `after_offset`, in offset
+  // order, for no group: a broadcast read (every process sees every event,
+  // each keeping its own position, e.g. to invalidate its own cache).
+  virtual Async<std::vector<Event>> ReadAfter(std::string topic, int64_t after_offset, size_t max_events) = 0;
   // Marks every event up to and including `offset` as processed by the group.
   // Committing an offset at or below the committed one changes nothing;
   // beyond EndOffset is kInvalidArgument.

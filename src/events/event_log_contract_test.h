@@ -33,6 +33,7 @@
 #include "core/clock.h"
 #include "events/consumer.h"
 #include "events/event_log.h"
+#include "events/event_tail.h"
 #include "core/testing/async_test_util.h"
 
 namespace shopd::events::contract {
@@ -379,6 +380,60 @@ TEST_P(EventLogContract, ARestartedConsumerResumesAfterTheCommittedOffset) {
   io.Run(consumer.Stop());
   std::lock_guard lock(mu);
   EXPECT_EQ(seen, (std::vector<int64_t>{3, 4}));
+}
+
+TEST_P(EventLogContract, ReadAfterIsABroadcastReadWithoutAGroup) {
+  for (int i = 1; i <= 5; ++i) Append("t", "k" + std::to_string(i), "e" + std::to_string(i));
+  Append("other", "x", "y");
+  auto read = [&](int64_t after, size_t max) {
+    auto events = Await(log().ReadAfter("t", after, max));
+    if (!events) throw std::runtime_error("read after failed: " + events.error().internal);
+    return Offsets(*events);
+  };
+  EXPECT_EQ(read(0, 100), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(read(3, 100), (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(read(1, 2), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(read(5, 100), (std::vector<int64_t>{}));
+  // Reading as many times as wanted moves no group.
+  EXPECT_EQ(Committed("t", "g"), 0);
+  EXPECT_EQ(Await(log().ReadAfter("t", 4, 1))->front().key, "k5");
+  EXPECT_FALSE(Await(log().ReadAfter("", 0, 1)));
+}
+
+TEST_P(EventLogContract, TailsSeeEveryEventAfterTheirStartAndRetryAFailedBatch) {
+  Append("t", "k", "before");
+  IoThread& io = Background();
+  std::mutex mu;
+  std::vector<int64_t> first_seen, second_seen;
+  bool fail_once = true;
+  auto recorder = [&](std::vector<int64_t>& seen, bool may_fail) {
+    return [&seen, may_fail, &mu, &fail_once](const std::vector<Event>& batch)
+               -> boost::asio::awaitable<core::Result<void>> {
+      std::lock_guard lock(mu);
+      if (may_fail && fail_once) {
+        fail_once = false;
+        co_return core::Error::Make(core::Errc::kUnavailable, "try again");
+      }
+      for (const auto& e : batch) seen.push_back(e.offset);
+      co_return core::Result<void>{};
+    };
+  };
+  // Two tails (two processes) both see every event; neither commits a group.
+  EventTail first(log(), {.topic = "t", .retry_min_ms = 1, .retry_max_ms = 2}, recorder(first_seen, true));
+  EventTail second(log(), {.topic = "t"}, recorder(second_seen, false));
+  first.Start(io.io().get_executor(), End("t"));
+  second.Start(io.io().get_executor(), End("t"));
+  for (int i = 2; i <= 4; ++i) Append("t", "k", "e" + std::to_string(i));
+  first.Notify();
+  second.Notify();
+  ASSERT_TRUE(EventuallyTrue([&] { return first.position() == 4 && second.position() == 4; }));
+  io.Run(first.Stop());
+  io.Run(second.Stop());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(first_seen, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(second_seen, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(first.failures(), 1u);
+  EXPECT_EQ(Committed("t", "g"), 0);
 }
 
 }  // namespace shopd::events::contract

@@ -4,6 +4,7 @@
 
 #include "http/authenticator.h"
 #include "http/problem.h"
+#include "http/query_string.h"
 #include "core/error.h"
 #include "obs/log.h"
 
@@ -26,7 +27,26 @@ std::string_view BearerToken(std::string_view header) {
 
 Dispatcher::Dispatcher(const Router& router, std::vector<std::unique_ptr<Middleware>> middlewares,
                        const Authenticator* authenticator)
-    : router_(router), middlewares_(std::move(middlewares)), authenticator_(authenticator) {}
+    : router_(router), middlewares_(std::move(middlewares)), authenticator_(authenticator) {
+  if (!authenticator_) return;
+  for (const auto& route : router_.routes()) {
+    if (!route->options.requires_auth) continue;
+    auto twin = std::make_unique<Route>();
+    twin->method = route->method;
+    twin->pattern = route->pattern;
+    twin->segments = route->segments;
+    twin->options = route->options;
+    twin->index = route->index;
+    twin->async = [auth = authenticator_, inner = route.get()](Request& req) -> boost::asio::awaitable<Response> {
+      auto live = co_await auth->Confirm(*req.principal());
+      if (!live) co_return ProblemFromError(req, live.error());
+      if (inner->async) co_return co_await inner->async(req);
+      co_return inner->sync(req);
+    };
+    if (confirming_.size() <= route->index) confirming_.resize(route->index + 1);
+    confirming_[route->index] = std::move(twin);
+  }
+}
 
 void Dispatcher::Begin(Request& req, Pending& p) const {
   for (const auto& mw : middlewares_) {
@@ -49,6 +69,13 @@ void Dispatcher::Begin(Request& req, Pending& p) const {
   }
   const Route& route = *match.route;
   req.SetRoute(route.pattern);
+  // Checked for every route, so no handler silently ignores what it cannot decode.
+  if (!IsWellFormedQuery(req.query())) {
+    p.response = Problem(req, 400, "malformed-query",
+                         "the query string is not well-formed: bad percent-encoding or a character that must be "
+                         "percent-encoded");
+    return;
+  }
   if (route.options.requires_auth) {
     std::string_view token = BearerToken(req.Header("Authorization"));
     core::Result<Principal> who =
@@ -59,7 +86,17 @@ void Dispatcher::Begin(Request& req, Pending& p) const {
       p.response = ProblemFromError(req, who.error());
       return;
     }
+    const bool confirm = who->needs_confirmation;
     req.SetPrincipal(std::move(*who));
+    if (confirm) {
+      if (route.index >= confirming_.size() || !confirming_[route.index]) {
+        // A route added after the server was built: refuse rather than skip the check.
+        p.response = Problem(req, 503, "unavailable", "the session cannot be checked now");
+        return;
+      }
+      p.async_route = confirming_[route.index].get();
+      return;
+    }
   }
   if (route.async) {
     p.async_route = &route;

@@ -44,6 +44,9 @@ class Dispatcher {
   const Router& router_;
   std::vector<std::unique_ptr<Middleware>> middlewares_;
   const Authenticator* authenticator_;
+  // By route index: each route that requires auth, as an async route that
+  // awaits the authenticator's Confirm step and then runs the real handler.
+  std::vector<std::unique_ptr<Route>> confirming_;
 };
 
 }  // namespace shopd::http

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
+
+#include "core/testing/async_test_util.h"
+#include "http/detail/raw_request.h"
 
 #include "http/authenticator.h"
 #include "http/middleware/cors.h"
@@ -12,12 +16,25 @@
 namespace shopd::http {
 namespace {
 
+// "good" is decided from memory; "cold-live" and "cold-revoked" need the
+// asynchronous confirmation, which accepts only the first.
 class FakeAuth final : public Authenticator {
  public:
   core::Result<Principal> Authenticate(std::string_view token) const override {
     if (token == "good") return Principal{"u1", "user"};
+    if (token == "cold-live" || token == "cold-revoked") {
+      Principal p{std::string(token), "user"};
+      p.needs_confirmation = true;
+      return p;
+    }
     return core::Error::Make(core::Errc::kUnauthenticated, "invalid token");
   }
+  boost::asio::awaitable<core::Result<void>> Confirm(const Principal& who) const override {
+    ++confirms;
+    if (who.user_id == "cold-live") co_return core::Result<void>{};
+    co_return core::Error::Make(core::Errc::kUnauthenticated, "this token was revoked");
+  }
+  mutable int confirms = 0;
 };
 
 class Recorder final : public Middleware {
@@ -99,12 +116,52 @@ TEST(Dispatcher, WrongMethodIs405WithAllow) {
   EXPECT_EQ(res.GetHeader("Allow"), "GET, HEAD");
 }
 
+TEST(Dispatcher, MalformedQueryIs400ForEveryRoute) {
+  Fixture f;
+  for (std::string_view target : {"/ok?limit=1&cursor=%%%garbage", "/me?x=%4", "/boom?a=b c"}) {
+    auto req = MakeRequest(Method::kGet, target);
+    auto res = Dispatch(*f.dispatcher, req);
+    EXPECT_EQ(res.status, 400) << target;
+    EXPECT_NE(res.body.find("https://shopd.dev/problems/malformed-query"), std::string::npos) << res.body;
+  }
+  auto fine = MakeRequest(Method::kGet, "/ok?limit=1&cursor=a%2Fb");
+  EXPECT_EQ(Dispatch(*f.dispatcher, fine).status, 200);
+}
+
 TEST(Dispatcher, AuthRequiredRoutes) {
   Fixture f;
   auto req = MakeRequest(Method::kGet, "/me");
   auto res = Dispatch(*f.dispatcher, req);
   EXPECT_EQ(res.status, 401);
   EXPECT_EQ(res.GetHeader("WWW-Authenticate"), "Bearer");
+}
+
+TEST(Dispatcher, SessionsTheAuthenticatorCannotVouchForAreConfirmedBeforeTheHandler) {
+  Fixture f;
+  for (auto [token, status, body] : {std::tuple{"good", 200, "u1"}, {"cold-live", 200, "cold-live"},
+                                     {"cold-revoked", 401, ""}}) {
+    SCOPED_TRACE(token);
+    const int confirms_before = f.auth.confirms;
+    const bool cold = std::string_view(token) != "good";
+    boost::beast::http::request<boost::beast::http::string_body> msg{boost::beast::http::verb::get, "/me", 11};
+    msg.set(boost::beast::http::field::authorization, std::string("Bearer ") + token);
+    Request::Raw raw{&msg};
+    Request req;
+    req.Bind(&raw, Method::kGet, "GET", "/me", "", "127.0.0.1");
+    Dispatcher::Pending p;
+    f.dispatcher->Begin(req, p);
+    if (!cold) {
+      EXPECT_EQ(p.async_route, nullptr);  // decided from memory: the sync route, no coroutine
+    } else {
+      ASSERT_NE(p.async_route, nullptr);
+      boost::asio::io_context io;
+      p.response = shopd::testing::AwaitOn(io, p.async_route->async(req));
+    }
+    f.dispatcher->Finish(req, p);
+    EXPECT_EQ(p.response.status, status);
+    if (status == 200) EXPECT_EQ(p.response.body, body);
+    EXPECT_EQ(f.auth.confirms - confirms_before, cold ? 1 : 0);
+  }
 }
 
 TEST(Dispatcher, HandlerExceptionBecomes500AndIsContained) {

@@ -1,5 +1,6 @@
 #include "http/problem.h"
 
+#include "obs/json_escape.h"
 #include "obs/log.h"
 
 #include <boost/json/serialize.hpp>
@@ -8,17 +9,22 @@
 namespace shopd::http {
 namespace {
 
+// Messages, slugs and request ids may carry any bytes; boost::json would pass
+// ill-formed UTF-8 through and emit a document no JSON parser accepts.
+boost::json::string Text(std::string_view s) { return boost::json::string(obs::ValidUtf8(s)); }
+
 std::string Body(int status, std::string_view slug, std::string_view detail, std::string_view request_id,
                  const std::vector<core::FieldError>& errors) {
   boost::json::object o;
-  o["type"] = std::string("https://shopd.dev/problems/") + std::string(slug);
+  o["type"] = Text(std::string("https://shopd.dev/problems/") + std::string(slug));
   o["title"] = StatusReason(status);
   o["status"] = status;
-  o["detail"] = detail;
-  if (!request_id.empty()) o["request_id"] = request_id;
+  o["detail"] = Text(detail);
+  if (!request_id.empty()) o["request_id"] = Text(request_id);
   if (!errors.empty()) {
     boost::json::array list;
-    for (const auto& e : errors) list.push_back(boost::json::object{{"field", e.field}, {"message", e.message}});
+    for (const auto& e : errors)
+      list.push_back(boost::json::object{{"field", Text(e.field)}, {"message", Text(e.message)}});
     o["errors"] = std::move(list);
   }
   return boost::json::serialize(o);

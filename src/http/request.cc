@@ -1,8 +1,7 @@
 #include "http/request.h"
 
-#include <boost/url/parse_query.hpp>
-
 #include "http/detail/raw_request.h"
+#include "http/query_string.h"
 
 namespace shopd::http {
 
@@ -28,20 +27,7 @@ std::string_view Request::Header(std::string_view name) const {
 }
 
 bool Request::QueryParam(std::string_view name, std::string& out) const {
-  if (query_.empty()) return false;
-  // Boost.URL 1.81's parse_query reads the last parameter up to a NUL, past
-  // the end of the view (here: into the rest of the connection buffer), so it
-  // gets a NUL-terminated copy.
-  const std::string query(query_);
-  auto params = boost::urls::parse_query(query);
-  if (!params) return false;
-  for (auto p : *params) {
-    if (p.key.decode() == name) {
-      out = p.has_value ? p.value.decode() : std::string();
-      return true;
-    }
-  }
-  return false;
+  return FindQueryParam(query_, name, out);
 }
 
 }  // namespace shopd::http

@@ -22,6 +22,10 @@ namespace shopd::http {
 struct Principal {
   std::string user_id;
   std::string role;  // "user" | "admin"
+  int64_t token_version = 0;  // of the access token (see auth::AccessClaims::ver)
+  // Set by an Authenticator that could not decide from memory whether the
+  // session is still live; the dispatcher then awaits its Confirm step.
+  bool needs_confirmation = false;
   bool IsAdmin() const { return role == "admin"; }
 };
 

@@ -7,6 +7,9 @@
 //   return Response::Text(200, "OK");
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,15 +17,31 @@
 
 namespace shopd::http {
 
+// Constant, pre-formatted header lines ("Name: value\r\n"...) with static
+// storage duration, e.g. the security headers every response carries. A fixed
+// array, so adding one never allocates.
+class StaticHeaderBlocks {
+ public:
+  static constexpr size_t kMax = 4;
+  void push_back(std::string_view block) {
+    if (size_ == kMax) throw std::logic_error("more than StaticHeaderBlocks::kMax static header blocks");
+    blocks_[size_++] = block;
+  }
+  const std::string_view* begin() const { return blocks_.data(); }
+  const std::string_view* end() const { return blocks_.data() + size_; }
+  size_t size() const { return size_; }
+
+ private:
+  std::array<std::string_view, kMax> blocks_{};
+  size_t size_ = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-  // Constant, pre-formatted header lines ("Name: value\r\n"...) with static
-  // storage duration, e.g. the security headers every response carries:
-  // appended without allocating.
-  std::vector<std::string_view> static_header_blocks;
+  StaticHeaderBlocks static_header_blocks;
   bool close = false;  // send `Connection: close` and close after writing
 
   static Response Json(int status, std::string body) {

@@ -17,6 +17,9 @@ void ServerConfig::Declare(config::ConfigSource& src) {
   src.Declare({"drain-timeout-ms", "10000", "on SIGTERM, time allowed to finish in-flight requests"});
   src.Declare({"max-connections", "10000", "open connections per process; more are refused"});
   src.Declare({"cors-origins", "", "comma-separated origins allowed by CORS (default: none)"});
+  src.Declare({"admin-listen", "",
+               "HOST:PORT of a separate listener for /metrics (default: none, /metrics is on --listen); "
+               "when set, the public listener no longer serves /metrics"});
 }
 
 core::Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view text) {
@@ -56,6 +59,20 @@ core::Result<ServerConfig> ServerConfig::Load(const config::ConfigSource& src) {
   errs.Take(src.GetInt("drain-timeout-ms", 0, 3'600'000), c.drain_timeout_ms);
   errs.Take(src.GetInt("max-connections", 1, 10'000'000), c.max_connections);
   errs.Take(src.GetList("cors-origins"), c.cors_origins);
+  std::string admin_listen;
+  errs.Take(src.GetString("admin-listen"), admin_listen);
+  if (!admin_listen.empty()) {
+    if (auto addr = ParseListenAddress(admin_listen)) {
+      c.admin_host = addr->first;
+      c.admin_port = addr->second;
+      // Both listeners set SO_REUSEPORT: on one address the kernel would
+      // spread public connections onto the admin listener.
+      if (c.admin_port != 0 && c.admin_port == c.port && c.admin_host == c.host)
+        errs.Add("admin-listen: must differ from listen (" + listen + ")");
+    } else {
+      errs.Add("admin-listen: " + addr.error().message);
+    }
+  }
   if (auto r = errs.Finish(); !r) return r.error();
   return c;
 }

@@ -23,6 +23,10 @@ struct ServerConfig {
   int64_t drain_timeout_ms = 10'000;
   int64_t max_connections = 10'000;
   std::vector<std::string> cors_origins;
+  // A second listener for operational endpoints (/metrics); empty = none.
+  std::string admin_host;
+  uint16_t admin_port = 0;
+  bool has_admin_listener() const { return !admin_host.empty(); }
 
   static void Declare(config::ConfigSource& src);
   static core::Result<ServerConfig> Load(const config::ConfigSource& src);

@@ -25,6 +25,17 @@ TEST(ServerConfig, Defaults) {
   EXPECT_EQ(c->max_header_bytes, 16 << 10);
   EXPECT_GE(c->threads, 1);
   EXPECT_TRUE(c->cors_origins.empty());
+  EXPECT_FALSE(c->has_admin_listener());
+}
+
+TEST(ServerConfig, AdminListener) {
+  auto c = ServerConfig::Load(Source({{"SHOPD_ADMIN_LISTEN", "127.0.0.1:9090"}}));
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->has_admin_listener());
+  EXPECT_EQ(c->admin_host, "127.0.0.1");
+  EXPECT_EQ(c->admin_port, 9090);
+  EXPECT_FALSE(ServerConfig::Load(Source({{"SHOPD_ADMIN_LISTEN", "nope"}})));
+  EXPECT_FALSE(ServerConfig::Load(Source({{"SHOPD_LISTEN", "127.0.0.1:9090"}, {"SHOPD_ADMIN_LISTEN", "127.0.0.1:9090"}})));
 }
 
 TEST(ServerConfig, ParsesListenAddress) {

@@ -89,6 +89,21 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += '"';
 }
 
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (size_t n = Utf8SequenceLength(s, i); n > 0) {
+      out.append(s.data() + i, n);
+      i += n;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  return out;
+}
+
 void AppendJsonInt(std::string& out, int64_t v) { AppendChars(out, v); }
 void AppendJsonUint(std::string& out, uint64_t v) { AppendChars(out, v); }
 

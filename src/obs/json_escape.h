@@ -32,6 +32,12 @@ void AppendJsonFixed(std::string& out, double v, int decimals);
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-25T15:04:05.123Z (unquoted).
 void AppendTimestamp(std::string& out, std::chrono::system_clock::time_point tp);
 
+// `s` with every byte that is not part of a well-formed UTF-8 sequence
+// replaced by U+FFFD (the same repair as AppendJsonString), for text that goes
+// through another JSON serializer (which would pass such bytes through and so
+// emit invalid JSON).
+std::string ValidUtf8(std::string_view s);
+
 // Length of the well-formed UTF-8 sequence starting at s[i] (1-4), or 0 when
 // the bytes there are not well-formed (Unicode Table 3-7: no overlongs, no
 // surrogates, nothing above U+10FFFF).

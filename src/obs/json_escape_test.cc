@@ -51,6 +51,21 @@ TEST(JsonEscape, ReplacesMalformedUtf8) {
   EXPECT_EQ(Quote("\xe2\x82x"), R"("\ufffd\ufffdx")");
 }
 
+TEST(JsonEscape, ValidUtf8RepairsLikeTheEscaper) {
+  const std::string ok = "plain \xc3\xa9 \xf0\x9d\x84\x9e";
+  EXPECT_EQ(ValidUtf8(ok), ok);
+  EXPECT_EQ(ValidUtf8("a\xff" "b"), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong '/'
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+  EXPECT_EQ(ValidUtf8("x\xe2\x82"), "x\xef\xbf\xbd\xef\xbf\xbd");  // truncated
+  std::mt19937 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    std::string s(rng() % 24, '\0');
+    for (char& c : s) c = static_cast<char>(rng());
+    EXPECT_EQ(ValidUtf8(s), Unquote(Quote(s)));
+  }
+}
+
 TEST(JsonEscape, AnyBytesGiveValidJson) {
   for (int b = 0; b < 256; ++b) {
     const std::string s(1, static_cast<char>(b));

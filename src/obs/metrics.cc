@@ -262,8 +262,10 @@ std::string MetricsRegistry::RenderPrometheus() const {
                                           : " histogram\n";
     for (const auto& [labels, series] : family->series) {
       const std::string& lt = series->label_text;
+      // A named reference: clang 14 cannot capture a structured binding.
+      const std::string& family_name = name;
       auto sample = [&](std::string_view suffix, std::string_view extra_label) {
-        out += name;
+        out += family_name;
         out += suffix;
         if (!lt.empty() || !extra_label.empty()) {
           out += '{';

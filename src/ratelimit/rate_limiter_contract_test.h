@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "core/clock.h"
 #include "ratelimit/rate_limiter.h"
@@ -35,6 +36,12 @@ class RateLimiterContract : public ::testing::TestWithParam<RateLimiterFactory> 
         boost::asio::use_future);
     io.run();
     return fut.get();
+  }
+  void Refund(std::string_view key, int limit, int64_t window) {
+    boost::asio::io_context io;
+    auto fut = boost::asio::co_spawn(io, limiter_->Refund(key, limit, window), boost::asio::use_future);
+    io.run();
+    fut.get();
   }
 
   core::ManualClock clock_;
@@ -78,6 +85,56 @@ TEST_P(RateLimiterContract, RejectedHitsAreNotCounted) {
   for (int i = 0; i < 100; ++i) EXPECT_FALSE(Hit("k", 1, 10'000).allowed);
   clock_.AdvanceMs(10'000);
   EXPECT_TRUE(Hit("k", 1, 10'000).allowed);
+}
+
+TEST_P(RateLimiterContract, RefundGivesBackOneCountedEvent) {
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Hit("k", 3, 60'000).allowed) << i;
+  EXPECT_FALSE(Hit("k", 3, 60'000).allowed);
+  Refund("k", 3, 60'000);
+  EXPECT_TRUE(Hit("k", 3, 60'000).allowed);
+  EXPECT_FALSE(Hit("k", 3, 60'000).allowed);
+  // Two refunds, two more events, no more.
+  Refund("k", 3, 60'000);
+  Refund("k", 3, 60'000);
+  EXPECT_TRUE(Hit("k", 3, 60'000).allowed);
+  EXPECT_TRUE(Hit("k", 3, 60'000).allowed);
+  EXPECT_FALSE(Hit("k", 3, 60'000).allowed);
+}
+
+TEST_P(RateLimiterContract, RefundNeverCreditsMoreThanAFullBucket) {
+  for (int i = 0; i < 10; ++i) Refund("fresh", 3, 60'000);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Hit("fresh", 3, 60'000).allowed) << i;
+  EXPECT_FALSE(Hit("fresh", 3, 60'000).allowed);
+
+  // Refunds after the bucket refilled on its own give nothing extra either.
+  clock_.AdvanceMs(120'000);
+  for (int i = 0; i < 10; ++i) Refund("fresh", 3, 60'000);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Hit("fresh", 3, 60'000).allowed) << i;
+  EXPECT_FALSE(Hit("fresh", 3, 60'000).allowed);
+}
+
+TEST_P(RateLimiterContract, RefundTouchesOnlyItsKey) {
+  Hit("a", 1, 60'000);
+  Hit("b", 1, 60'000);
+  Refund("a", 1, 60'000);
+  EXPECT_TRUE(Hit("a", 1, 60'000).allowed);
+  EXPECT_FALSE(Hit("b", 1, 60'000).allowed);
+}
+
+TEST_P(RateLimiterContract, LongKeysAreCountedAndKeptApart) {
+  // Two 1 MiB keys that differ only in their last byte.
+  std::string a(1 << 20, 'x');
+  std::string b = a;
+  a.back() = 'a';
+  b.back() = 'b';
+  EXPECT_TRUE(Hit(a, 1, 60'000).allowed);
+  EXPECT_FALSE(Hit(a, 1, 60'000).allowed);
+  EXPECT_FALSE(Peek(a, 1, 60'000).allowed);
+  EXPECT_TRUE(Hit(b, 1, 60'000).allowed);
+  Refund(a, 1, 60'000);
+  EXPECT_TRUE(Hit(a, 1, 60'000).allowed);
+  // A short key equal to neither is separate too.
+  EXPECT_TRUE(Hit("x", 1, 60'000).allowed);
 }
 
 }  // namespace shopd::ratelimit

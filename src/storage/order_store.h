@@ -4,18 +4,30 @@
 //
 // The status machine is enforced by the store itself (a database trigger on
 // SQLite), so an illegal transition is impossible, not just unlikely:
-//   pending -> confirmed | rejected | cancelled,  confirmed -> cancelled.
+//   pending -> confirmed | rejected | cancelled
+//   pending (paid) | confirmed -> cancelling -> cancelled   (the refund)
+// and so is the payment's: "" -> approved | declined, approved ->
+// refund_pending -> refunded. A cancelled order never keeps the money.
 // Every saga step is idempotent: running it again changes nothing twice.
+//
+// Cancelling a paid order gives its stock back at once and leaves it
+// `cancelling` / refund_pending, with an `order.refund_requested` event in the
+// same transaction; the refund job that event starts (workers/order_refund.h)
+// calls the payment provider and then CompleteRefund: `cancelled` / refunded.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/user_store.h"
 
 namespace shopd::storage {
+
+// The event that starts a refund job; key = order id.
+inline constexpr std::string_view kRefundRequestedTopic = "order.refund_requested";
 
 struct OrderItem {
   std::string product_id;
@@ -26,13 +38,13 @@ struct OrderItem {
 struct Order {
   std::string id;
   std::string user_id;
-  std::string status;  // pending | confirmed | rejected | cancelled
+  std::string status;  // pending | confirmed | rejected | cancelling | cancelled
   std::string reason;  // for rejected: out_of_stock | payment_declined
   int64_t total_cents = 0;
   std::string currency;
   std::vector<OrderItem> items;
   bool stock_reserved = false;
-  std::string payment;  // "" | approved | declined
+  std::string payment;  // "" | approved | declined | refund_pending | refunded
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
@@ -44,11 +56,20 @@ struct NewOrder {
   std::string request_hash;  // of the normalised request body
   std::vector<OrderItem> items;  // product_id + quantity; prices filled by the store
   int64_t now_ms = 0;
+  // The user's pending orders allowed at once, this one included (0 = no cap).
+  int64_t max_pending = 0;
 };
 
 struct CreatedOrder {
   Order order;
   bool replayed = false;  // the key was seen before with the same body
+};
+
+// An order found by its (user, idempotency key), with the hash of the request
+// that placed it (to tell a retry from a reuse of the key).
+struct KeyedOrder {
+  Order order;
+  std::string request_hash;
 };
 
 struct OrderPage {
@@ -72,14 +93,26 @@ class OrderStore {
   // order as pending plus an `order.created` outbox event in ONE transaction.
   // The same (user, idempotency key) returns the first order (replayed) when
   // the request hash matches, kUnprocessable when it does not.
+  // With `max_pending` set, a new order that would leave the user with more
+  // pending orders than that is kRateLimited ("too-many-pending-orders"),
+  // decided in the same transaction as the insert (exact under concurrency;
+  // a replay is answered before the cap is looked at).
   virtual Async<CreatedOrder> CreateOrder(NewOrder order) = 0;
+  // The order placed with this key by this user, if any.
+  virtual Async<std::optional<KeyedOrder>> FindOrderByKey(std::string user_id, std::string idempotency_key) = 0;
   // The owner's order; another user's order is kNotFound.
   virtual Async<Order> GetOrder(std::string user_id, std::string order_id) = 0;
   // Newest first; `cursor` is "" or a value from a previous page.
   virtual Async<OrderPage> ListOrders(std::string user_id, std::string cursor, int limit) = 0;
-  // pending|confirmed -> cancelled (reserved stock released, `order.cancelled`
-  // event); already cancelled -> unchanged; rejected -> kConflict.
+  // Releases reserved stock, then: unpaid pending -> cancelled (`order.cancelled`
+  // event); paid (confirmed, or pending with an approval) -> cancelling with
+  // payment refund_pending (`order.refund_requested` event). Already
+  // cancelling or cancelled -> unchanged; rejected -> kConflict.
   virtual Async<Order> CancelOrder(std::string user_id, std::string order_id, int64_t now_ms) = 0;
+  // After the provider refunded: refund_pending -> refunded, and a cancelling
+  // order -> cancelled (`order.cancelled` event). Already refunded ->
+  // unchanged; no refund pending -> kConflict.
+  virtual Async<Order> CompleteRefund(std::string order_id, int64_t now_ms) = 0;
 
   // --- saga steps (by order id, no owner check) ---
   virtual Async<Order> LoadOrder(std::string order_id) = 0;
@@ -87,12 +120,16 @@ class OrderStore {
   // reserved (idempotent: an already reserved order is kReserved again). When
   // any item lacks stock the order is rejected (out_of_stock) with its event.
   virtual Async<Reservation> ReserveStock(std::string order_id, int64_t now_ms) = 0;
-  // Records the payment decision once; later calls return the first one.
+  // Records the payment decision once; later calls return the first one. An
+  // approval for an order no longer pending is recorded as refund_pending,
+  // with its `order.refund_requested` event (the money goes back).
   virtual Async<std::string> RecordPayment(std::string order_id, bool approved) = 0;
   // RecordPayment + ConfirmOrder/RejectOrder in ONE transaction: records the
   // decision if none was recorded, then moves a pending order by the recorded
   // decision (approved -> confirmed, declined -> rejected/payment_declined with
-  // its stock released). A no-op for an order that is no longer pending.
+  // its stock released). For an order no longer pending (cancelled while the
+  // charge was in flight) only the decision is recorded, an approval as
+  // refund_pending (see RecordPayment).
   virtual Async<Order> SettlePayment(std::string order_id, bool approved, int64_t now_ms) = 0;
   // pending -> confirmed + `order.confirmed`; a no-op in any other state.
   virtual Async<Order> ConfirmOrder(std::string order_id, int64_t now_ms) = 0;

@@ -139,10 +139,49 @@ TEST_P(OrderStoreContract, SagaStepsAreIdempotent) {
   EXPECT_EQ(Await(orders().ReserveStock(id, 3002))->outcome, ReserveOutcome::kNotPending);
   EXPECT_EQ(Await(orders().RejectOrder(id, "payment_declined", 3003))->status, "confirmed");  // no-op
   EXPECT_EQ(Stock(a.id), 3);
-  // confirmed -> cancelled releases the stock once.
-  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 4000))->status, "cancelled");
-  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 4001))->status, "cancelled");
+  // confirmed -> cancelling releases the stock once and waits for the refund.
+  auto cancelling = Await(orders().CancelOrder("u1", id, 4000));
+  EXPECT_EQ(cancelling->status, "cancelling");
+  EXPECT_EQ(cancelling->payment, "refund_pending");
+  EXPECT_FALSE(cancelling->stock_reserved);
+  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 4001))->status, "cancelling");
   EXPECT_EQ(Stock(a.id), 5);
+  // The refund went through: cancelled, once.
+  auto refunded = Await(orders().CompleteRefund(id, 5000));
+  EXPECT_EQ(refunded->status, "cancelled");
+  EXPECT_EQ(refunded->payment, "refunded");
+  EXPECT_EQ(Await(orders().CompleteRefund(id, 5001))->updated_at, 5000) << "a repeated refund changes nothing";
+  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 5002))->status, "cancelled");
+  EXPECT_EQ(Await(orders().GetOrder("u1", id))->payment, "refunded");
+  EXPECT_EQ(Stock(a.id), 5);
+}
+
+TEST_P(OrderStoreContract, AnApprovalThatArrivesAfterTheCancellationIsRefunded) {
+  auto a = AddProduct(100, 5);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}})));
+  const std::string id = o.order.id;
+  ASSERT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
+  // Cancelled while the charge is in flight: nothing was paid yet.
+  auto cancelled = Await(orders().CancelOrder("u1", id, 2001));
+  EXPECT_EQ(cancelled->status, "cancelled");
+  EXPECT_EQ(cancelled->payment, "");
+  EXPECT_EQ(Stock(a.id), 5);
+  // The provider took the money after all: it is owed back, never kept.
+  auto late = Await(orders().SettlePayment(id, true, 2002));
+  EXPECT_EQ(late->status, "cancelled");
+  EXPECT_EQ(late->payment, "refund_pending");
+  EXPECT_EQ(Await(orders().CompleteRefund(id, 2003))->payment, "refunded");
+  EXPECT_EQ(Await(orders().GetOrder("u1", id))->status, "cancelled");
+  EXPECT_EQ(Stock(a.id), 5);
+}
+
+TEST_P(OrderStoreContract, OnlyAPendingRefundCanBeCompleted) {
+  auto a = AddProduct(100, 5);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 1, 0}})));
+  EXPECT_EQ(Await(orders().CompleteRefund(o.order.id, 2000)).error().code, core::Errc::kConflict);
+  ASSERT_EQ(Await(orders().CancelOrder("u1", o.order.id, 2001))->status, "cancelled");
+  EXPECT_EQ(Await(orders().CompleteRefund(o.order.id, 2002)).error().code, core::Errc::kConflict);
+  EXPECT_EQ(Await(orders().CompleteRefund("no-such-order", 2003)).error().code, core::Errc::kNotFound);
 }
 
 TEST_P(OrderStoreContract, DeclinedPaymentReleasesStock) {
@@ -216,6 +255,73 @@ TEST_P(OrderStoreContract, NoOversellingUnderConcurrentReservations) {
   EXPECT_EQ(reserved.load(), 10);
   EXPECT_EQ(out.load(), 40);
   EXPECT_EQ(Stock(a.id), 0);
+}
+
+TEST_P(OrderStoreContract, PendingCapHoldsUnderConcurrentCreates) {
+  auto a = AddProduct(100, 1000);
+  constexpr int kCap = 5;
+  std::atomic<int> created{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        NewOrder o = MakeOrder("u1", "k" + std::to_string(t) + "-" + std::to_string(i), {{a.id, 1, 0}});
+        o.max_pending = kCap;
+        auto r = Await(orders().CreateOrder(o));
+        if (r) {
+          created++;
+        } else {
+          EXPECT_EQ(r.error().code, core::Errc::kRateLimited);
+          EXPECT_EQ(r.error().type, "too-many-pending-orders");
+          refused++;
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(created.load(), kCap);
+  EXPECT_EQ(refused.load(), 40 - kCap);
+
+  auto capped = [&](const std::string& user, const std::string& key) {
+    NewOrder o = MakeOrder(user, key, {{a.id, 1, 0}});
+    o.max_pending = kCap;
+    return Await(orders().CreateOrder(o));
+  };
+  // Another user has a cap of their own; a refused key was not kept.
+  EXPECT_TRUE(capped("u2", "x"));
+  EXPECT_FALSE(Await(orders().FindOrderByKey("u1", "k-late")).value());
+  EXPECT_FALSE(capped("u1", "k-late"));
+  // Every way out of pending frees a slot: confirmed, rejected, cancelled.
+  auto page = Await(orders().ListOrders("u1", "", 10));
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->items.size(), static_cast<size_t>(kCap));
+  const auto& pending = page->items;
+  ASSERT_EQ(Await(orders().ReserveStock(pending[0].id, 2000))->outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(Await(orders().SettlePayment(pending[0].id, true, 2001))->status, "confirmed");
+  EXPECT_TRUE(capped("u1", "after-confirm"));
+  EXPECT_FALSE(capped("u1", "k-late"));
+  ASSERT_EQ(Await(orders().RejectOrder(pending[1].id, "payment_declined", 2002))->status, "rejected");
+  EXPECT_TRUE(capped("u1", "after-reject"));
+  ASSERT_EQ(Await(orders().CancelOrder("u1", pending[2].id, 2003))->status, "cancelled");
+  EXPECT_TRUE(capped("u1", "after-cancel"));
+  EXPECT_FALSE(capped("u1", "k-late"));
+  // At the cap, a retry of a placed order is still answered (it is not a new one).
+  auto replay = capped("u1", "after-cancel");
+  ASSERT_TRUE(replay);
+  EXPECT_TRUE(replay->replayed);
+}
+
+TEST_P(OrderStoreContract, FindsAnOrderByItsIdempotencyKey) {
+  auto a = AddProduct(100, 10);
+  auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 0}})));
+  auto found = Await(orders().FindOrderByKey("u1", "k1"));
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(*found);
+  EXPECT_EQ((*found)->order.id, o.order.id);
+  EXPECT_EQ((*found)->request_hash, "hash-k1");
+  ASSERT_EQ((*found)->order.items.size(), 1u);
+  EXPECT_EQ((*found)->order.items[0].quantity, 2);
+  EXPECT_FALSE(Await(orders().FindOrderByKey("u2", "k1")).value());
+  EXPECT_FALSE(Await(orders().FindOrderByKey("u1", "k2")).value());
 }
 
 TEST_P(OrderStoreContract, ListsNewestFirstWithCursor) {

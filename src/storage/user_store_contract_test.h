@@ -101,21 +101,30 @@ class UserStoreContract : public ::testing::TestWithParam<UserStoreBackend> {
     t.family_id = std::move(family_id);
     t.issued_at = issued_at;
     t.expires_at = issued_at + kTtl;
+    t.family_started_at = issued_at;
     return t;
   }
 
   core::Result<User> Create(User u) { return Await(store().CreateUser(std::move(u))); }
-  core::Result<RefreshToken> Rotate(std::string old_hash, std::string next_hash, int64_t now = kNow + 1,
-                                    std::string user_id = "u1", std::string family_id = "f1") {
+  core::Result<Rotation> Rotate(std::string old_hash, std::string next_hash, int64_t now = kNow + 1,
+                                std::string user_id = "u1", std::string family_id = "f1",
+                                int64_t oldest_family_start = 0) {
     return Await(store().RotateRefreshToken(
-        std::move(old_hash), MakeToken(std::move(next_hash), std::move(user_id), std::move(family_id), now),
-        now));
+        std::move(old_hash), MakeToken(std::move(next_hash), std::move(user_id), std::move(family_id), now), now,
+        oldest_family_start));
+  }
+  core::Result<void> Insert(RefreshToken t, int64_t token_version = 0) {
+    return Await(store().InsertRefreshToken(std::move(t), token_version));
+  }
+  bool Live(const std::string& hash) {
+    auto t = Await(store().FindRefreshToken(hash));
+    return t && !t->revoked && !t->spent;
   }
 
   // A user "u1" with a first refresh token "t1" in family "f1".
   void SeedLogin() {
     ASSERT_TRUE(Create(MakeUser("u1", "a@example.com")));
-    ASSERT_TRUE(Await(store().InsertRefreshToken(MakeToken("t1", "u1", "f1"))));
+    ASSERT_TRUE(Insert(MakeToken("t1", "u1", "f1")));
   }
 
   std::unique_ptr<UserStoreHarness> harness_;
@@ -160,54 +169,57 @@ TEST_P(UserStoreContract, MissingUserIsNotFound) {
   SHOPD_EXPECT_ERRC(Await(store().FindUserById("nobody")), core::Errc::kNotFound);
 }
 
-TEST_P(UserStoreContract, EnsureAdminCreatesAdmin) {
-  auto admin = Await(store().EnsureAdmin(MakeUser("a1", "admin@example.com", "user")));
+TEST_P(UserStoreContract, CreateUserIfAbsentCreates) {
+  auto admin = Await(store().CreateUserIfAbsent(MakeUser("a1", "admin@example.com", "admin")));
   ASSERT_TRUE(admin) << admin.error().internal;
   EXPECT_EQ(admin->id, "a1");
   EXPECT_EQ(admin->role, "admin");
+  EXPECT_EQ(admin->token_version, 0);
   auto found = Await(store().FindUserByEmail("admin@example.com"));
   ASSERT_TRUE(found);
   EXPECT_EQ(found->role, "admin");
 }
 
-TEST_P(UserStoreContract, EnsureAdminPromotesExistingUserAndResetsPassword) {
+TEST_P(UserStoreContract, CreateUserIfAbsentLeavesAnExistingAccountUntouched) {
   ASSERT_TRUE(Create(MakeUser("u1", "a@example.com")));
-  User again = MakeUser("other-id", "a@example.com");
+  User again = MakeUser("other-id", "a@example.com", "admin");
   again.password_hash = "new-hash";
-  auto admin = Await(store().EnsureAdmin(again));
-  ASSERT_TRUE(admin) << admin.error().internal;
-  EXPECT_EQ(admin->id, "u1");  // the existing account, not a new one
-  EXPECT_EQ(admin->role, "admin");
-  EXPECT_EQ(admin->password_hash, "new-hash");
+  auto existing = Await(store().CreateUserIfAbsent(again));
+  ASSERT_TRUE(existing) << existing.error().internal;
+  EXPECT_EQ(existing->id, "u1");  // the existing account, not a new one
+  EXPECT_EQ(existing->role, "user");  // never promoted
+  EXPECT_NE(existing->password_hash, "new-hash");
 
   auto found = Await(store().FindUserById("u1"));
   ASSERT_TRUE(found);
-  EXPECT_EQ(found->role, "admin");
-  EXPECT_EQ(found->password_hash, "new-hash");
+  EXPECT_EQ(found->role, "user");
+  EXPECT_EQ(found->password_hash, MakeUser("u1", "a@example.com").password_hash);
   SHOPD_EXPECT_ERRC(Await(store().FindUserById("other-id")), core::Errc::kNotFound);
-
-  // Idempotent: a second bootstrap changes nothing but the hash.
-  again.password_hash = "newer-hash";
-  auto twice = Await(store().EnsureAdmin(again));
-  ASSERT_TRUE(twice);
-  EXPECT_EQ(twice->id, "u1");
-  EXPECT_EQ(twice->password_hash, "newer-hash");
 }
 
 TEST_P(UserStoreContract, RotateSpendsOldTokenAndChainsTheFamily) {
   SeedLogin();
-  auto spent = Rotate("t1", "t2");
-  ASSERT_TRUE(spent) << spent.error().internal;
-  EXPECT_EQ(spent->token_hash, "t1");
-  EXPECT_EQ(spent->user_id, "u1");
-  EXPECT_EQ(spent->family_id, "f1");
-  EXPECT_EQ(spent->issued_at, kNow);
-  EXPECT_EQ(spent->expires_at, kNow + kTtl);
+  auto rotated = Rotate("t1", "t2");
+  ASSERT_TRUE(rotated) << rotated.error().internal;
+  const RefreshToken& spent = rotated->spent;
+  EXPECT_EQ(spent.token_hash, "t1");
+  EXPECT_EQ(spent.user_id, "u1");
+  EXPECT_EQ(spent.family_id, "f1");
+  EXPECT_EQ(spent.issued_at, kNow);
+  EXPECT_EQ(spent.expires_at, kNow + kTtl);
+  EXPECT_EQ(spent.family_started_at, kNow);
+  // The owner as of the rotation, without its password hash.
+  EXPECT_EQ(rotated->user.id, "u1");
+  EXPECT_EQ(rotated->user.role, "user");
+  EXPECT_EQ(rotated->user.token_version, 0);
+  EXPECT_TRUE(rotated->user.password_hash.empty());
 
   auto next = Rotate("t2", "t3", kNow + 2);
   ASSERT_TRUE(next) << next.error().internal;
-  EXPECT_EQ(next->token_hash, "t2");
-  EXPECT_EQ(next->family_id, "f1");
+  EXPECT_EQ(next->spent.token_hash, "t2");
+  EXPECT_EQ(next->spent.family_id, "f1");
+  // The family keeps its start, whatever the caller passed for the successor.
+  EXPECT_EQ(next->spent.family_started_at, kNow);
 }
 
 TEST_P(UserStoreContract, RotateKeepsOldFamilyAndUserWhateverTheCallerPasses) {
@@ -216,8 +228,9 @@ TEST_P(UserStoreContract, RotateKeepsOldFamilyAndUserWhateverTheCallerPasses) {
   ASSERT_TRUE(Rotate("t1", "t2", kNow + 1, /*user_id=*/"u2", /*family_id=*/"other-family"));
   auto next = Rotate("t2", "t3", kNow + 2);
   ASSERT_TRUE(next) << next.error().internal;
-  EXPECT_EQ(next->user_id, "u1");
-  EXPECT_EQ(next->family_id, "f1");
+  EXPECT_EQ(next->spent.user_id, "u1");
+  EXPECT_EQ(next->spent.family_id, "f1");
+  EXPECT_EQ(next->user.id, "u1");
   // And revoking f1 reaches the successor.
   ASSERT_TRUE(Await(store().RevokeRefreshFamily("t1", kNow + 3)));
   SHOPD_EXPECT_ERRC(Rotate("t3", "t4", kNow + 4), core::Errc::kUnauthenticated);
@@ -256,14 +269,14 @@ TEST_P(UserStoreContract, ExpiredTokenIsRejected) {
   SHOPD_EXPECT_ERRC(Rotate("t1", "t2", kNow + kTtl), core::Errc::kUnauthenticated);
   SHOPD_EXPECT_ERRC(Rotate("t2", "t3", kNow + kTtl), core::Errc::kUnauthenticated);
   // A rejected expired token is not spent: the family is not revoked by it.
-  ASSERT_TRUE(Await(store().InsertRefreshToken(MakeToken("t9", "u1", "f1", kNow + kTtl))));
+  ASSERT_TRUE(Insert(MakeToken("t9", "u1", "f1", kNow + kTtl)));
   EXPECT_TRUE(Rotate("t9", "t10", kNow + kTtl + 1));
 }
 
 TEST_P(UserStoreContract, RevokedFamilyCannotRotate) {
   SeedLogin();
   ASSERT_TRUE(Rotate("t1", "t2"));
-  ASSERT_TRUE(Await(store().InsertRefreshToken(MakeToken("other", "u1", "f2"))));
+  ASSERT_TRUE(Insert(MakeToken("other", "u1", "f2")));
 
   ASSERT_TRUE(Await(store().RevokeRefreshFamily("t2", kNow + 2)));
   SHOPD_EXPECT_ERRC(Rotate("t2", "t3", kNow + 3), core::Errc::kUnauthenticated);
@@ -296,8 +309,8 @@ TEST_P(UserStoreContract, ConcurrentSignupsWithOneEmailExactlyOneWins) {
 TEST_P(UserStoreContract, ConcurrentRotationsOfOneTokenExactlyOneWins) {
   SeedLogin();
   constexpr int kClients = 10;
-  auto results = RunTogether<RefreshToken>(kClients, [&](int i) {
-    return store().RotateRefreshToken("t1", MakeToken("n" + std::to_string(i), "u1", "f1", kNow + 1), kNow + 1);
+  auto results = RunTogether<Rotation>(kClients, [&](int i) {
+    return store().RotateRefreshToken("t1", MakeToken("n" + std::to_string(i), "u1", "f1", kNow + 1), kNow + 1, 0);
   });
 
   int ok = 0;
@@ -314,6 +327,160 @@ TEST_P(UserStoreContract, ConcurrentRotationsOfOneTokenExactlyOneWins) {
     SHOPD_EXPECT_ERRC(Rotate("n" + std::to_string(i), "x" + std::to_string(i), kNow + 2),
                       core::Errc::kUnauthenticated);
   }
+}
+
+
+TEST_P(UserStoreContract, FindRefreshTokenReadsTheStoredState) {
+  SeedLogin();
+  SHOPD_EXPECT_ERRC(Await(store().FindRefreshToken("nope")), core::Errc::kNotFound);
+  auto fresh = Await(store().FindRefreshToken("t1"));
+  ASSERT_TRUE(fresh) << fresh.error().internal;
+  EXPECT_EQ(fresh->token.user_id, "u1");
+  EXPECT_EQ(fresh->token.family_id, "f1");
+  EXPECT_EQ(fresh->token.issued_at, kNow);
+  EXPECT_EQ(fresh->token.expires_at, kNow + kTtl);
+  EXPECT_EQ(fresh->token.family_started_at, kNow);
+  EXPECT_FALSE(fresh->spent);
+  EXPECT_FALSE(fresh->revoked);
+  ASSERT_TRUE(Rotate("t1", "t2"));
+  auto spent = Await(store().FindRefreshToken("t1"));
+  ASSERT_TRUE(spent);
+  EXPECT_TRUE(spent->spent);
+  EXPECT_FALSE(spent->revoked);
+  auto successor = Await(store().FindRefreshToken("t2"));
+  ASSERT_TRUE(successor);
+  EXPECT_EQ(successor->token.family_started_at, kNow);
+  ASSERT_TRUE(Await(store().RevokeRefreshFamily("t2", kNow + 2)));
+  auto revoked = Await(store().FindRefreshToken("t2"));
+  ASSERT_TRUE(revoked);
+  EXPECT_TRUE(revoked->revoked);
+}
+
+TEST_P(UserStoreContract, RotationRefusesAFamilyPastItsLifetimeEvenWithAFreshToken) {
+  SeedLogin();
+  ASSERT_TRUE(Rotate("t1", "t2", kNow + 100));  // t2 is fresh until kNow + 100 + kTtl
+  // Families that started before kNow + 1 are over.
+  auto refused = Rotate("t2", "t3", kNow + 200, "u1", "f1", /*oldest_family_start=*/kNow + 1);
+  SHOPD_EXPECT_ERRC(refused, core::Errc::kUnauthenticated);
+  // Refusing it spent nothing and revoked nothing.
+  EXPECT_TRUE(Live("t2"));
+  SHOPD_EXPECT_ERRC(Await(store().FindRefreshToken("t3")), core::Errc::kNotFound);
+  EXPECT_TRUE(Rotate("t2", "t3", kNow + 200, "u1", "f1", /*oldest_family_start=*/kNow));
+}
+
+TEST_P(UserStoreContract, RevokeSessionsRevokesEveryTokenAndRaisesTheVersion) {
+  SeedLogin();
+  ASSERT_TRUE(Insert(MakeToken("t-other", "u1", "f2")));
+  ASSERT_TRUE(Rotate("t1", "t2"));
+  ASSERT_TRUE(Create(MakeUser("u2", "b@example.com")));
+  ASSERT_TRUE(Insert(MakeToken("t-u2", "u2", "f3")));
+
+  auto user = Await(store().RevokeSessions(SessionRevocation{.user_id = "u1"}, kNow + 5));
+  ASSERT_TRUE(user) << user.error().internal;
+  EXPECT_EQ(user->id, "u1");
+  EXPECT_EQ(user->token_version, 1);
+  EXPECT_EQ(user->role, "user");  // unchanged
+  EXPECT_EQ(user->password_hash, MakeUser("u1", "a@example.com").password_hash);
+  EXPECT_FALSE(Live("t2"));
+  EXPECT_FALSE(Live("t-other"));
+  SHOPD_EXPECT_ERRC(Rotate("t2", "t9", kNow + 6), core::Errc::kUnauthenticated);
+  SHOPD_EXPECT_ERRC(Rotate("t-other", "t9", kNow + 6, "u1", "f2"), core::Errc::kUnauthenticated);
+  // Other users are untouched.
+  EXPECT_TRUE(Live("t-u2"));
+  auto u2 = Await(store().FindUserById("u2"));
+  ASSERT_TRUE(u2);
+  EXPECT_EQ(u2->token_version, 0);
+  auto found = Await(store().FindUserById("u1"));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->token_version, 1);
+
+  SHOPD_EXPECT_ERRC(Await(store().RevokeSessions(SessionRevocation{.user_id = "nobody"}, kNow)),
+                    core::Errc::kNotFound);
+}
+
+TEST_P(UserStoreContract, RoleAndPasswordChangesRevokeSessionsInTheSameTransaction) {
+  SeedLogin();
+  auto promoted = Await(store().RevokeSessions(SessionRevocation{.user_id = "u1", .new_role = "admin"}, kNow + 1));
+  ASSERT_TRUE(promoted) << promoted.error().internal;
+  EXPECT_EQ(promoted->role, "admin");
+  EXPECT_EQ(promoted->token_version, 1);
+  EXPECT_FALSE(Live("t1"));
+
+  ASSERT_TRUE(Insert(MakeToken("t2", "u1", "f2", kNow + 2), /*token_version=*/1));
+  auto repassworded = Await(
+      store().RevokeSessions(SessionRevocation{.user_id = "u1", .new_password_hash = "other-hash"}, kNow + 3));
+  ASSERT_TRUE(repassworded);
+  EXPECT_EQ(repassworded->password_hash, "other-hash");
+  EXPECT_EQ(repassworded->role, "admin");
+  EXPECT_EQ(repassworded->token_version, 2);
+  EXPECT_FALSE(Live("t2"));
+  auto found = Await(store().FindUserById("u1"));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->password_hash, "other-hash");
+  EXPECT_EQ(found->role, "admin");
+}
+
+TEST_P(UserStoreContract, ALoginThatReadAnOlderVersionStoresNoToken) {
+  ASSERT_TRUE(Create(MakeUser("u1", "a@example.com")));
+  ASSERT_TRUE(Await(store().RevokeSessions(SessionRevocation{.user_id = "u1"}, kNow)));
+  SHOPD_EXPECT_ERRC(Insert(MakeToken("late", "u1", "f1"), /*token_version=*/0), core::Errc::kConflict);
+  SHOPD_EXPECT_ERRC(Await(store().FindRefreshToken("late")), core::Errc::kNotFound);
+  EXPECT_TRUE(Insert(MakeToken("current", "u1", "f2"), /*token_version=*/1));
+  SHOPD_EXPECT_ERRC(Insert(MakeToken("ghost", "nobody", "f3"), 0), core::Errc::kConflict);
+}
+
+TEST_P(UserStoreContract, PurgeDeletesWhatCanNoLongerMatterInBoundedBatches) {
+  ASSERT_TRUE(Create(MakeUser("u1", "a@example.com")));
+  // Expired by kNow + kTtl: three never used, one revoked.
+  for (const char* h : {"old1", "old2", "old3"}) ASSERT_TRUE(Insert(MakeToken(h, "u1", std::string("fam-") + h)));
+  ASSERT_TRUE(Insert(MakeToken("revoked", "u1", "fam-r")));
+  ASSERT_TRUE(Await(store().RevokeRefreshFamily("revoked", kNow + 1)));
+  // A live family: its spent token has expired but is kept for reuse detection.
+  ASSERT_TRUE(Insert(MakeToken("spent", "u1", "fam-live")));
+  ASSERT_TRUE(Rotate("spent", "live", kNow + kTtl - 1, "u1", "fam-live"));
+  // Not expired yet.
+  ASSERT_TRUE(Insert(MakeToken("young", "u1", "fam-y", kNow + kTtl)));
+
+  const int64_t now = kNow + kTtl;
+  auto first = Await(store().PurgeRefreshTokens(now, /*oldest_family_start=*/0, /*limit=*/3));
+  ASSERT_TRUE(first) << first.error().internal;
+  EXPECT_EQ(*first, 3);
+  auto second = Await(store().PurgeRefreshTokens(now, 0, 3));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, 1);
+  auto third = Await(store().PurgeRefreshTokens(now, 0, 3));
+  ASSERT_TRUE(third);
+  EXPECT_EQ(*third, 0);
+  for (const char* h : {"old1", "old2", "old3", "revoked"})
+    SHOPD_EXPECT_ERRC(Await(store().FindRefreshToken(h)), core::Errc::kNotFound);
+  for (const char* h : {"spent", "live", "young"}) EXPECT_TRUE(Await(store().FindRefreshToken(h))) << h;
+  // The spent token is still recognised as a replay...
+  auto replay = Rotate("spent", "x", now + 1, "u1", "fam-live");
+  SHOPD_EXPECT_ERRC(replay, core::Errc::kUnauthenticated);
+  EXPECT_EQ(replay.error().message, "refresh token reuse detected");
+  // ...until its family is over: then the whole family goes, expired or not.
+  auto over = Await(store().PurgeRefreshTokens(now + 2, /*oldest_family_start=*/kNow + 1, 10));
+  ASSERT_TRUE(over);
+  EXPECT_EQ(*over, 2);
+  for (const char* h : {"spent", "live"}) SHOPD_EXPECT_ERRC(Await(store().FindRefreshToken(h)), core::Errc::kNotFound);
+  EXPECT_TRUE(Await(store().FindRefreshToken("young")));
+}
+
+TEST_P(UserStoreContract, PurgeOfFamiliesPastTheirLifetimeIsBoundedToo) {
+  ASSERT_TRUE(Create(MakeUser("u1", "a@example.com")));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Insert(MakeToken("t" + std::to_string(i), "u1", "old-family")));
+  ASSERT_TRUE(Insert(MakeToken("expired", "u1", "f2")));
+  // All six rows may go (five of an over family, one expired); three per batch.
+  const int64_t now = kNow + kTtl;
+  auto first = Await(store().PurgeRefreshTokens(now, /*oldest_family_start=*/kNow + 1, 3));
+  ASSERT_TRUE(first) << first.error().internal;
+  EXPECT_EQ(*first, 3);
+  auto second = Await(store().PurgeRefreshTokens(now, kNow + 1, 3));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, 3);
+  auto third = Await(store().PurgeRefreshTokens(now, kNow + 1, 3));
+  ASSERT_TRUE(third);
+  EXPECT_EQ(*third, 0);
 }
 
 }  // namespace shopd::storage::contract

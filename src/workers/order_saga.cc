@@ -1,27 +1,13 @@
 #include "workers/order_saga.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <tuple>
-#include <variant>
+#include "workers/provider_timeout.h"
 
 namespace shopd::workers {
 
 using storage::ReserveOutcome;
 
 boost::asio::awaitable<core::Result<bool>> OrderSaga::ChargeWithTimeout(const storage::Order& order) {
-  using namespace boost::asio::experimental::awaitable_operators;
-  boost::asio::steady_timer deadline(co_await boost::asio::this_coro::executor, payment_timeout_);
-  // Whichever finishes first wins; the other is cancelled (and awaited).
-  std::variant<core::Result<bool>, std::tuple<boost::system::error_code>> first =
-      co_await (payments_.Charge(order) || deadline.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)));
-  if (first.index() == 0) co_return std::get<0>(std::move(first));
-  co_return core::Error::Make(core::Errc::kUnavailable, "payment provider timed out",
-                              "no answer within " + std::to_string(payment_timeout_.count()) + " ms");
+  co_return co_await WithProviderTimeout(payments_.Charge(order), payment_timeout_, "charge");
 }
 
 boost::asio::awaitable<core::Result<std::string>> OrderSaga::Run(std::string order_id) {
@@ -42,7 +28,8 @@ boost::asio::awaitable<core::Result<std::string>> OrderSaga::Run(std::string ord
   }
   auto settled = co_await orders_.SettlePayment(order_id, approved, clock_.UnixMillis());
   if (!settled) co_return settled.error();
-  // Cancelled in between: the cancellation released the stock and counted itself.
+  // Cancelled in between: the cancellation released the stock and counted
+  // itself, and an approval that came too late is being refunded.
   if (settled->status != "confirmed" && settled->status != "rejected") co_return std::string();
   co_return settled->status;
 }

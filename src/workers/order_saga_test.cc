@@ -39,6 +39,7 @@ class SlowProvider final : public PaymentProvider {
     ++answered;
     co_return true;
   }
+  boost::asio::awaitable<core::Result<void>> Refund(const storage::Order&) override { co_return core::Result<void>{}; }
   void set_latency(std::chrono::milliseconds latency) { latency_ = latency; }
   int answered = 0;
   int cancelled = 0;

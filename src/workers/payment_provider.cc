@@ -9,11 +9,21 @@
 
 namespace shopd::workers {
 
+boost::asio::awaitable<void> SimulatedPaymentProvider::Wait() {
+  if (options_.latency.count() <= 0) co_return;
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, options_.latency);
+  co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+}
+
+boost::asio::awaitable<core::Result<void>> SimulatedPaymentProvider::Refund(const storage::Order&) {
+  co_await Wait();
+  if (refunds_to_fail_.fetch_sub(1) > 0)
+    co_return core::Error::Make(core::Errc::kUnavailable, "payment provider unavailable", "simulated refund failure");
+  co_return core::Result<void>{};
+}
+
 boost::asio::awaitable<core::Result<bool>> SimulatedPaymentProvider::Charge(const storage::Order& order) {
-  if (options_.latency.count() > 0) {
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, options_.latency);
-    co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-  }
+  co_await Wait();
   uint64_t draw = 0;
   core::SecureRandomBytes(&draw, sizeof draw);
   const double u = static_cast<double>(draw >> 11) / static_cast<double>(uint64_t{1} << 53);

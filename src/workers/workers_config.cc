@@ -12,6 +12,10 @@ void WorkersConfig::Declare(config::ConfigSource& src) {
                "a charge without an answer after this long is retried later (outcome unknown)"});
   src.Declare({"job-lease-ms", "10000", "a job whose worker died is redelivered after this long"});
   src.Declare({"job-max-attempts", "8", "attempts before a job is dead-lettered"});
+  src.Declare({"refund-max-attempts", "100",
+               "attempts of an order refund (backoff up to 60 s apart) before it is dead-lettered for an operator"});
+  src.Declare({"payment-failing-refunds", "0",
+               "simulated payment provider: the first N refunds fail (to exercise the refund retries)"});
   src.Declare({"event-retention-s", "604800", "events older than this are trimmed from the embedded event log"});
 }
 
@@ -32,6 +36,8 @@ core::Result<WorkersConfig> WorkersConfig::Load(const config::ConfigSource& src)
   errs.Take(src.GetInt("payment-timeout-ms", 1, 600'000), c.payment_timeout_ms);
   errs.Take(src.GetInt("job-lease-ms", 100, 3'600'000), c.job_lease_ms);
   errs.Take(src.GetInt("job-max-attempts", 1, 1000), c.job_max_attempts);
+  errs.Take(src.GetInt("refund-max-attempts", 1, 100'000), c.refund_max_attempts);
+  errs.Take(src.GetInt("payment-failing-refunds", 0, 1'000'000'000), c.payment_failing_refunds);
   errs.Take(src.GetInt("event-retention-s", 60, 10LL * 365 * 24 * 3600), c.event_retention_s);
   if (auto r = errs.Finish(); !r) return r.error();
   return c;

@@ -19,8 +19,10 @@ ADMIN_EMAIL = "catalog-admin@example.com"
 ADMIN_PASSWORD = "admin password for catalog tests"
 ADMIN_ENV = {"SHOPD_ADMIN_EMAIL": ADMIN_EMAIL, "SHOPD_ADMIN_PASSWORD": ADMIN_PASSWORD}
 
-# Many users are registered from 127.0.0.1 in these suites.
-SHOP_OPTIONS = {"registrations-per-ip": 100000, "login-failures-per-ip": 100000}
+# Many users are registered from 127.0.0.1 in these suites, and some users place many
+# orders at once (the per-user order limits have their own tests in test_order_limits.py).
+SHOP_OPTIONS = {"registrations-per-ip": 100000, "login-failures-per-ip": 100000,
+                "orders-per-minute": 60000, "order-burst": 100000, "max-pending-orders-per-user": 100000}
 
 FINAL_STATUSES = ("confirmed", "rejected", "cancelled")
 

@@ -75,7 +75,9 @@ class BadInputTest(ShopdTestCase):
             (self.valid_body(email="a" * 250 + "@x.io"), ["email"]),
             (self.valid_body(name=""), ["name"]),
             (self.valid_body(name="   "), ["name"]),
-            (self.valid_body(name="n" * 101), ["name"]),
+            (self.valid_body(name="n" * 201), ["name"]),
+            (self.valid_body(name="é" * 201), ["name"]),
+            (self.valid_body(name="\U0001F600" * 201), ["name"]),
         ]
         for body, fields in cases:
             with self.subTest(body={k: (v[:20] if isinstance(v, str) else v) for k, v in body.items()}):
@@ -86,8 +88,12 @@ class BadInputTest(ShopdTestCase):
             with self.subTest(pw_len=len(pw)):
                 st, _, body, _ = self.post_register(body=self.valid_body(password=pw))
                 self.assertEqual(st, 201, body)
-        st, _, body, _ = self.post_register(body=self.valid_body(name="n" * 100))
-        self.assertEqual(st, 201, body)
+        # 200 characters, counted as Unicode code points (the é and emoji names are 400 and 800 bytes).
+        for name in ("n" * 200, "é" * 200, "\U0001F600" * 200):
+            with self.subTest(name=name[:3]):
+                st, _, body, doc = self.post_register(body=self.valid_body(name=name))
+                self.assertEqual(st, 201, body)
+                self.assertEqual(doc["name"], name)
 
     def test_password_length_counts_characters(self):
         # 7 characters that are 14 bytes in UTF-8 are still too short.
@@ -243,6 +249,22 @@ class BadInputTest(ShopdTestCase):
                 self.assertTrue(expected <= allow, f"Allow: {resp[1].get('allow')!r}")
                 self.assertNotIn(method, allow)
 
+    # -- query strings -------------------------------------------------------
+    def test_malformed_query_400_on_every_route(self):
+        tok = bearer(self.user["access"])
+        bad = ("limit=1&cursor=%%%garbage", "cursor=%zz", "limit=%4", "x=a b".replace(" ", "%20") + "%",
+               "q={x}", 'q="x"', "q=a|b")
+        for path in ("/health", "/ready", "/v1/users/me", "/v1/products", "/v1/orders",
+                     f"/v1/users/{self.user['id']}", REGISTER):
+            method = "POST" if path == REGISTER else "GET"
+            for q in bad:
+                with self.subTest(path=path, query=q):
+                    self.assertProblem(self.server.request(method, f"{path}?{q}", headers=tok, body={}),
+                                       400, "malformed-query")
+        # Well-formed queries are still fine, and the parameters still decode.
+        self.assertStatus(self.server.request("GET", "/v1/products?limit=%32", headers=tok), 200)
+        self.assertStatus(self.server.request("GET", "/health?x=%41&y=a%2Fb&z", headers=tok), 200)
+
     def test_zz_server_still_healthy(self):
         # Named to run last in this class: everything above must not have hurt the server.
         st, _, body, doc = self.server.request("GET", "/health")
@@ -252,6 +274,22 @@ class BadInputTest(ShopdTestCase):
         self.assertEqual(st, 200)
         self.assertStatus(self.server.me(self.user["access"]), 200)
         self.assertTrue(self.server.alive())
+
+
+class NameBoundBeforeAnyWorkTest(ShopdTestCase):
+    """A name over 200 characters is answered 422 before the registration limiter counts it
+    (and so before any hash or database call)."""
+    server_options = {"registrations-per-ip": 1}
+
+    def test_over_long_names_do_not_use_the_registration_budget(self):
+        for name in ("n" * 201, "é" * 201, "x" * (8 * 1024)):
+            body = {"email": unique_email("long-name"), "password": DEFAULT_PASSWORD, "name": name}
+            self.assertValidationError(self.server.request("POST", REGISTER, body=body), ["name"])
+        st, _, body, _ = self.server.register(unique_email("after-long-names"), name="n" * 200)
+        self.assertEqual(st, 201, body)
+        # The budget of one is now spent: the limiter was live all along.
+        st, _, body, _ = self.server.register(unique_email("over-budget"))
+        self.assertEqual(st, 429, body)
 
 
 if __name__ == "__main__":

@@ -127,8 +127,10 @@ class GracefulShutdownTest(unittest.TestCase):
         """Requests already being handled when SIGTERM arrives (slow password hashing) still
         get their complete answer, with Connection: close, and the process exits 0."""
         n = 4
+        # One hash thread per request and a generous queue wait: this test is about draining
+        # in-flight work, not about the hash pool's admission limits (test_hash_pool covers those).
         opts = {"argon2-memory-kib": 32768, "argon2-iterations": 8, "db-threads": n,
-                "registrations-per-ip": 1000}
+                "hash-threads": 1, "hash-queue-wait-ms": 60000, "registrations-per-ip": 1000}
         with ShopdServer(options=opts) as srv:
             results = [None] * n
 

@@ -1,5 +1,6 @@
-"""Orders and the order saga over real sockets: the full flow, ownership, cancel, bad input,
-idempotency (sequential and concurrent retries), no overselling, payment declines.
+"""Orders and the order saga over real sockets: the full flow, ownership, cancel and refund, bad input,
+idempotency (sequential and concurrent retries), no overselling, payment declines, and product stock
+reads that follow the saga and cancellations at once (also across processes).
 Database state is verified read-only with sqlite3 on <data-dir>/shopd.db."""
 
 import random
@@ -8,12 +9,13 @@ import time
 import unittest
 import urllib.parse
 
-from harness import bearer, wait_for
-from shop_support import (FINAL_STATUSES, SHOP_OPTIONS, ReadOnlyDb, ShopTestCase, create_product,
-                          get_order, order_body, post_order, random_uuid, wait_order_final)
+from harness import ShopdServer, bearer, wait_for
+from shop_support import (ADMIN_ENV, FINAL_STATUSES, SHOP_OPTIONS, ReadOnlyDb, ShopTestCase, admin_token,
+                          create_product, get_order, order_body, post_order, random_uuid, wait_order_final)
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-ORDER_FIELDS = {"id", "status", "total_cents", "currency", "items", "created_at", "updated_at"}
+ORDER_FIELDS = {"id", "status", "payment_status", "total_cents", "currency", "items", "created_at", "updated_at"}
+PAYMENT_STATUSES = ("none", "approved", "declined", "refund_pending", "refunded")
 FINAL_WAIT_S = 10.0
 
 
@@ -61,7 +63,12 @@ class OrdersTestBase(ShopTestCase):
         self.assertTrue(ORDER_FIELDS <= keys, f"missing {ORDER_FIELDS - keys}: {doc}")
         self.assertTrue(keys <= ORDER_FIELDS | {"reason"}, f"unexpected {keys - ORDER_FIELDS}: {doc}")
         self.assertIsInstance(doc["id"], str)
-        self.assertIn(doc["status"], ("pending",) + FINAL_STATUSES)
+        self.assertIn(doc["status"], ("pending", "cancelling") + FINAL_STATUSES)
+        self.assertIn(doc["payment_status"], PAYMENT_STATUSES, doc)
+        if doc["status"] == "confirmed":
+            self.assertEqual(doc["payment_status"], "approved", doc)
+        if doc["status"] == "cancelling":
+            self.assertEqual(doc["payment_status"], "refund_pending", doc)
         self.assertRegex(doc["created_at"], RFC3339)
         self.assertRegex(doc["updated_at"], RFC3339)
         self.assertIsInstance(doc["items"], list)
@@ -106,6 +113,18 @@ class OrdersTestBase(ShopTestCase):
             self.assertIn(resp[3]["status"], FINAL_STATUSES, resp[3])
             out[oid] = resp[3]
         return out
+
+    def wait_refunded(self, token, order_id, timeout=FINAL_WAIT_S):
+        def refunded():
+            resp = get_order(self.server, token, order_id)
+            return resp[0] == 200 and resp[3]["status"] == "cancelled"
+
+        if not wait_for(refunded, timeout, interval=0.05):
+            self.fail(f"order {order_id} not cancelled after {timeout}s: {get_order(self.server, token, order_id)}"
+                      f"\n{self.server.log_tail(20)}")
+        doc = get_order(self.server, token, order_id)[3]
+        self.assertOrderShape(doc)
+        return doc
 
     def make_users(self, n):
         users = [None] * n
@@ -249,29 +268,33 @@ class OrderFlowTest(OrdersTestBase):
         self.assertEqual(final["status"], "confirmed")
         self.assertProblem(get_order(self.server, other, random_uuid()), 404, "not-found")
 
-    def test_cancel_confirmed_restores_stock_once(self):
+    def test_cancel_confirmed_restores_stock_once_and_refunds(self):
         tok = self.server.create_user()["access"]
         a = self.product(name="Cancel A", stock=10, price_cents=300)
         b = self.product(name="Cancel B", stock=5, price_cents=700)
         doc = self.place(tok, [(a["id"], 4), (b["id"], 5)])[3]
-        self.assertEqual(self.final(tok, doc["id"])["status"], "confirmed")
+        self.assertEqual(doc["payment_status"], "none")
+        confirmed = self.final(tok, doc["id"])
+        self.assertEqual((confirmed["status"], confirmed["payment_status"]), ("confirmed", "approved"))
         self.assertEqual((self.db.stock(a["id"]), self.db.stock(b["id"])), (6, 0))
 
+        # Paid: the cancel is accepted (202) and the money goes back before the order is cancelled.
         path = f"/v1/orders/{doc['id']}/cancel"
         first = self.server.request("POST", path, headers=bearer(tok))
-        self.assertStatus(first, 200)
+        self.assertStatus(first, 202)
         self.assertOrderShape(first[3])
-        self.assertEqual(first[3]["status"], "cancelled")
+        self.assertEqual((first[3]["status"], first[3]["payment_status"]), ("cancelling", "refund_pending"))
         self.assertEqual(first[3]["id"], doc["id"])
-        self.assertEqual((self.db.stock(a["id"]), self.db.stock(b["id"])), (10, 5))
+        self.assertEqual((self.db.stock(a["id"]), self.db.stock(b["id"])), (10, 5), "stock released at once")
 
+        done = self.wait_refunded(tok, doc["id"])
+        self.assertEqual((done["status"], done["payment_status"]), ("cancelled", "refunded"))
         second = self.server.request("POST", path, headers=bearer(tok))
         self.assertStatus(second, 200)
-        self.assertEqual(second[3]["status"], "cancelled")
+        self.assertEqual((second[3]["status"], second[3]["payment_status"]), ("cancelled", "refunded"))
         self.assertEqual((self.db.stock(a["id"]), self.db.stock(b["id"])), (10, 5), "second cancel released again")
-        self.assertEqual(get_order(self.server, tok, doc["id"])[3]["status"], "cancelled")
-        self.assertEqual(self.db.query("SELECT status, stock_reserved FROM orders WHERE id=?", (doc["id"],)),
-                         [("cancelled", 0)])
+        self.assertEqual(self.db.query("SELECT status, stock_reserved, payment FROM orders WHERE id=?", (doc["id"],)),
+                         [("cancelled", 0, "refunded")])
         # The released stock can be ordered again.
         again = self.place(tok, [(b["id"], 5)])[3]
         self.assertEqual(self.final(tok, again["id"])["status"], "confirmed")
@@ -286,7 +309,10 @@ class OrderFlowTest(OrdersTestBase):
         errors = run_threads(8, lambda i: statuses.append(
             self.server.request("POST", f"/v1/orders/{doc['id']}/cancel", headers=bearer(tok))[0]))
         self.assertFalse(errors, errors)
-        self.assertEqual(statuses, [200] * 8)
+        self.assertEqual(len(statuses), 8)
+        self.assertTrue(set(statuses) <= {200, 202}, statuses)
+        self.assertEqual(self.db.stock(p["id"]), 8)
+        self.assertEqual(self.wait_refunded(tok, doc["id"])["payment_status"], "refunded")
         self.assertEqual(self.db.stock(p["id"]), 8)
 
     def test_cancel_rejected_is_409(self):
@@ -539,6 +565,10 @@ class CancelPendingTest(OrdersTestBase):
         self.assertEqual(self.db.stock(p["id"]), 5)
         self.assertEqual(self.db.query("SELECT status, stock_reserved FROM orders WHERE id=?", (doc["id"],)),
                          [("cancelled", 0)])
+        # The charge went through after the cancellation: the money is given back, not kept.
+        self.assertTrue(wait_for(lambda: get_order(self.server, tok, doc["id"])[3]["payment_status"] == "refunded",
+                                 10), get_order(self.server, tok, doc["id"])[3])
+        self.assertEqual(get_order(self.server, tok, doc["id"])[3]["status"], "cancelled")
         self.assertTrue(wait_for(lambda: self.db.scalar("SELECT count(*) FROM outbox") == 0, 5),
                         "outbox not drained")
 
@@ -586,6 +616,137 @@ class PaymentDeclineTest(OrdersTestBase):
             "SELECT count(*) FROM orders WHERE status <> 'confirmed' AND stock_reserved = 1"), 0)
         self.assertEqual(self.db.query(
             "SELECT DISTINCT payment FROM orders WHERE status = 'rejected'"), [("declined",)])
+
+
+def metric_value(srv, name, labels):
+    """The value of one sample of /metrics, 0 when absent."""
+    resp = srv.request("GET", "/metrics")
+    if resp[0] != 200:
+        raise AssertionError(f"/metrics -> {resp[0]}")
+    wanted = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    for line in resp[2].decode().splitlines():
+        if line.startswith(wanted + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+# A cache TTL of an hour: only an invalidation can make a product read show the new stock.
+LONG_CACHE = {"catalog-cache-ttl-ms": 3_600_000}
+
+
+class StockReadsFollowOrdersTest(OrdersTestBase):
+    server_options = dict(SHOP_OPTIONS, **LONG_CACHE)
+
+    def stock_read(self, product_id):
+        resp = self.server.request("GET", f"/v1/products/{product_id}")
+        self.assertStatus(resp, 200)
+        return resp[3]["stock"]
+
+    def test_stock_reflects_the_reservation_once_confirmed_and_the_release_once_cancelled(self):
+        tok = self.server.create_user()["access"]
+        p = self.product(name="Cached stock", stock=10)
+        self.assertEqual([self.stock_read(p["id"]) for _ in range(3)], [10, 10, 10])  # cached now
+        doc = self.place(tok, [(p["id"], 3)])[3]
+        self.assertEqual(self.final(tok, doc["id"])["status"], "confirmed")
+        self.assertEqual(self.stock_read(p["id"]), 7, "a confirmed order's reservation is visible at once")
+
+        cancel = self.server.request("POST", f"/v1/orders/{doc['id']}/cancel", headers=bearer(tok))
+        self.assertStatus(cancel, 202)
+        self.assertEqual(self.stock_read(p["id"]), 10, "a cancellation's release is visible at once")
+        self.assertEqual(self.wait_refunded(tok, doc["id"])["payment_status"], "refunded")
+        self.assertEqual(self.stock_read(p["id"]), 10)
+
+    def test_stock_released_by_a_rejection_is_visible_once_rejected(self):
+        tok = self.server.create_user()["access"]
+        plenty = self.product(name="Cached plenty", stock=50)
+        scarce = self.product(name="Cached scarce", stock=1)
+        self.assertEqual(self.stock_read(plenty["id"]), 50)
+        first = self.place(tok, [(plenty["id"], 5)])[3]
+        self.assertEqual(self.final(tok, first["id"])["status"], "confirmed")
+        self.assertEqual(self.stock_read(plenty["id"]), 45)
+        # All or nothing: the scarce item fails, nothing of the plenty one is taken.
+        second = self.place(tok, [(plenty["id"], 5), (scarce["id"], 2)])[3]
+        self.assertEqual(self.final(tok, second["id"])["status"], "rejected")
+        self.assertEqual((self.stock_read(plenty["id"]), self.stock_read(scarce["id"])), (45, 1))
+
+
+class StockReadsAcrossProcessesTest(OrdersTestBase):
+    # Two processes, each with its own product cache: a change made by one reaches the
+    # other's cache through the event log (`product.changed`), long before the TTL.
+    server_options = dict(SHOP_OPTIONS, processes="2", **LONG_CACHE)
+    BOUND_S = 3.0
+
+    def fresh_everywhere(self, product_id, want, reads=24):
+        # Each read is a new connection; the kernel spreads them over both processes.
+        return all(self.server.request("GET", f"/v1/products/{product_id}")[3]["stock"] == want
+                   for _ in range(reads))
+
+    def test_every_process_drops_its_cached_copy(self):
+        tok = self.server.create_user()["access"]
+        p = self.product(name="Cached twice", stock=10)
+        self.assertTrue(self.fresh_everywhere(p["id"], 10, reads=40))  # both caches hold it now
+        doc = self.place(tok, [(p["id"], 4)])[3]
+        self.assertEqual(self.final(tok, doc["id"])["status"], "confirmed")
+        started = time.monotonic()
+        self.assertTrue(wait_for(lambda: self.fresh_everywhere(p["id"], 6), self.BOUND_S, interval=0.01),
+                        f"a process still serves the old stock {self.BOUND_S}s after the confirmation")
+        cancel = self.server.request("POST", f"/v1/orders/{doc['id']}/cancel", headers=bearer(tok))
+        self.assertStatus(cancel, 202)
+        self.assertTrue(wait_for(lambda: self.fresh_everywhere(p["id"], 10), self.BOUND_S, interval=0.01),
+                        f"a process still serves the reserved stock {self.BOUND_S}s after the cancellation")
+        self.assertLess(time.monotonic() - started, 2 * self.BOUND_S + 5)
+
+
+class RefundRetryTest(OrdersTestBase):
+    # The payment provider fails the first 3 refunds.
+    server_options = dict(SHOP_OPTIONS, **{"payment-failing-refunds": 3})
+
+    def test_failed_refunds_are_retried_until_the_order_is_refunded(self):
+        tok = self.server.create_user()["access"]
+        p = self.product(name="Refund retry", stock=5)
+        doc = self.place(tok, [(p["id"], 2)])[3]
+        self.assertEqual(self.final(tok, doc["id"])["status"], "confirmed")
+        cancel = self.server.request("POST", f"/v1/orders/{doc['id']}/cancel", headers=bearer(tok))
+        self.assertStatus(cancel, 202)
+        self.assertEqual((cancel[3]["status"], cancel[3]["payment_status"]), ("cancelling", "refund_pending"))
+        done = self.wait_refunded(tok, doc["id"], timeout=30)
+        self.assertEqual((done["status"], done["payment_status"]), ("cancelled", "refunded"))
+        labels = lambda outcome: {"outcome": outcome}
+        self.assertEqual(metric_value(self.server, "shopd_order_refunds_total", labels("failed")), 3)
+        self.assertEqual(metric_value(self.server, "shopd_order_refunds_total", labels("refunded")), 1)
+        self.assertEqual(self.db.scalar("SELECT count(*) FROM jobs WHERE queue = 'order-refund'"), 0,
+                         "the refund job completed (none dead or waiting)")
+        self.assertEqual(self.db.stock(p["id"]), 5)
+
+
+class RefundSurvivesACrashTest(unittest.TestCase):
+    def test_a_refund_pending_at_a_kill_is_done_after_the_restart(self):
+        options = dict(SHOP_OPTIONS, **{"payment-failing-refunds": 1_000_000_000})
+        with ShopdServer(options=options, env=ADMIN_ENV) as srv:
+            admin = admin_token(srv)
+            tok = srv.create_user()["access"]
+            p = create_product(srv, admin, name="Refund crash", stock=5)
+            doc = post_order(srv, tok, [(p["id"], 2)], "crash-refund")[3]
+            self.assertEqual(wait_order_final(srv, tok, doc["id"], FINAL_WAIT_S)[3]["status"], "confirmed")
+            cancel = srv.request("POST", f"/v1/orders/{doc['id']}/cancel", headers=bearer(tok))
+            self.assertEqual(cancel[0], 202, cancel)
+            # The refund job exists and its provider call failed at least once: kill -9 now.
+            self.assertTrue(wait_for(lambda: metric_value(srv, "shopd_order_refunds_total", {"outcome": "failed"})
+                                     >= 1, 10), srv.log_tail(20))
+            srv.kill()
+            db = ReadOnlyDb(srv.data_dir)
+            self.assertEqual(db.query("SELECT status, payment FROM orders WHERE id = ?", (doc["id"],)),
+                             [("cancelling", "refund_pending")])
+            srv.options["payment-failing-refunds"] = "0"
+            srv.start()
+
+            def refunded():
+                got = get_order(srv, tok, doc["id"])
+                return got[0] == 200 and (got[3]["status"], got[3]["payment_status"]) == ("cancelled", "refunded")
+
+            self.assertTrue(wait_for(refunded, 30, interval=0.1),
+                            f"{get_order(srv, tok, doc['id'])}\n{srv.log_tail(20)}")
+            self.assertEqual(db.stock(p["id"]), 5)
 
 
 if __name__ == "__main__":

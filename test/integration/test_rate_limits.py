@@ -6,7 +6,8 @@ from harness import DEFAULT_PASSWORD, ShopdTestCase, unique_email
 
 
 class LoginRateLimitTest(ShopdTestCase):
-    server_options = {"login-failures-per-account": 3, "login-failures-per-ip": 100}
+    # Every request comes from 127.0.0.1, so the (account, address) budget is the one that bites.
+    server_options = {"login-failures-per-account-ip": 3, "login-failures-per-ip": 100}
 
     def assertRateLimited(self, resp):
         self.assertProblem(resp, 429, "rate-limited")
@@ -44,7 +45,7 @@ class LoginRateLimitTest(ShopdTestCase):
 
 
 class IpRateLimitTest(ShopdTestCase):
-    server_options = {"login-failures-per-account": 100, "login-failures-per-ip": 4}
+    server_options = {"login-failures-per-account-ip": 100, "login-failures-per-ip": 4}
 
     def test_failures_across_accounts_limited_per_ip(self):
         for i in range(4):

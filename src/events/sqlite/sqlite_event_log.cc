@@ -10,6 +10,7 @@ namespace {
 
 using storage::sqlite::Connection;
 using storage::sqlite::Transaction;
+using storage::sqlite::Statement;
 
 constexpr size_t kMaxNameBytes = 255;
 
@@ -106,13 +107,33 @@ core::Result<std::vector<int64_t>> SqliteEventLog::AppendBatchSync(const std::ve
   });
 }
 
+namespace {
+
+// The rows of one SELECT offset, key, payload, created_ms, as events.
+core::Result<std::vector<Event>> CollectEvents(Statement& st, const std::string& topic) {
+  std::vector<Event> out;
+  for (;;) {
+    auto row = st.Step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    Event e;
+    e.topic = topic;
+    e.offset = st.ColumnInt64(0);
+    e.key = st.ColumnText(1);
+    e.payload = st.ColumnText(2);
+    e.created_ms = st.ColumnInt64(3);
+    out.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
 core::Result<std::vector<Event>> SqliteEventLog::ReadSync(const std::string& topic, const std::string& group,
                                                          size_t max_events) {
   if (auto r = ValidateName(topic, "event topic"); !r) return r.error();
   if (auto r = ValidateName(group, "consumer group"); !r) return r.error();
   max_events = std::min(max_events, options_.max_read_batch);
-  std::vector<Event> out;
-  if (max_events == 0) return out;
+  if (max_events == 0) return std::vector<Event>{};
   return db_.WithConnection([&](Connection& conn) -> core::Result<std::vector<Event>> {
     // One statement: the committed offset and the events come from one snapshot.
     auto st = conn.Prepare(
@@ -121,18 +142,21 @@ core::Result<std::vector<Event>> SqliteEventLog::ReadSync(const std::string& top
         "ORDER BY offset LIMIT ?3");
     if (!st) return st.error();
     st->Bind(1, topic).Bind(2, group).Bind(3, static_cast<int64_t>(max_events));
-    for (;;) {
-      auto row = st->Step();
-      if (!row) return row.error();
-      if (!*row) return std::move(out);
-      Event e;
-      e.topic = topic;
-      e.offset = st->ColumnInt64(0);
-      e.key = st->ColumnText(1);
-      e.payload = st->ColumnText(2);
-      e.created_ms = st->ColumnInt64(3);
-      out.push_back(std::move(e));
-    }
+    return CollectEvents(*st, topic);
+  });
+}
+
+core::Result<std::vector<Event>> SqliteEventLog::ReadAfterSync(const std::string& topic, int64_t after_offset,
+                                                              size_t max_events) {
+  if (auto r = ValidateName(topic, "event topic"); !r) return r.error();
+  max_events = std::min(max_events, options_.max_read_batch);
+  if (max_events == 0) return std::vector<Event>{};
+  return db_.WithConnection([&](Connection& conn) -> core::Result<std::vector<Event>> {
+    auto st = conn.Prepare(
+        "SELECT offset, key, payload, created_ms FROM events WHERE topic = ? AND offset > ? ORDER BY offset LIMIT ?");
+    if (!st) return st.error();
+    st->Bind(1, topic).Bind(2, after_offset).Bind(3, static_cast<int64_t>(max_events));
+    return CollectEvents(*st, topic);
   });
 }
 
@@ -229,6 +253,12 @@ Async<std::vector<int64_t>> SqliteEventLog::AppendBatch(std::vector<EventInput> 
 Async<std::vector<Event>> SqliteEventLog::Read(std::string topic, std::string group, size_t max_events) {
   return pool_.Run(
       [this, topic = std::move(topic), group = std::move(group), max_events] { return ReadSync(topic, group, max_events); });
+}
+
+Async<std::vector<Event>> SqliteEventLog::ReadAfter(std::string topic, int64_t after_offset, size_t max_events) {
+  return pool_.Run([this, topic = std::move(topic), after_offset, max_events] {
+    return ReadAfterSync(topic, after_offset, max_events);
+  });
 }
 
 Async<void> SqliteEventLog::Commit(std::string topic, std::string group, int64_t offset) {

@@ -41,6 +41,7 @@ class SqliteEventLog final : public EventLog {
   Async<int64_t> Append(std::string topic, std::string key, std::string payload) override;
   Async<std::vector<int64_t>> AppendBatch(std::vector<EventInput> events) override;
   Async<std::vector<Event>> Read(std::string topic, std::string group, size_t max_events) override;
+  Async<std::vector<Event>> ReadAfter(std::string topic, int64_t after_offset, size_t max_events) override;
   Async<void> Commit(std::string topic, std::string group, int64_t offset) override;
   Async<int64_t> EndOffset(std::string topic) override;
   Async<int64_t> CommittedOffset(std::string topic, std::string group) override;
@@ -48,6 +49,7 @@ class SqliteEventLog final : public EventLog {
   // Blocking forms: worker-pool or plain threads only.
   core::Result<std::vector<int64_t>> AppendBatchSync(const std::vector<EventInput>& events);
   core::Result<std::vector<Event>> ReadSync(const std::string& topic, const std::string& group, size_t max_events);
+  core::Result<std::vector<Event>> ReadAfterSync(const std::string& topic, int64_t after_offset, size_t max_events);
   core::Result<void> CommitSync(const std::string& topic, const std::string& group, int64_t offset);
   core::Result<int64_t> EndOffsetSync(const std::string& topic);
   core::Result<int64_t> CommittedOffsetSync(const std::string& topic, const std::string& group);

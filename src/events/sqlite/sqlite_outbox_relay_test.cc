@@ -70,6 +70,9 @@ class FlakyLog final : public EventLog {
   Async<std::vector<Event>> Read(std::string topic, std::string group, size_t max_events) override {
     return inner_.Read(std::move(topic), std::move(group), max_events);
   }
+  Async<std::vector<Event>> ReadAfter(std::string topic, int64_t after_offset, size_t max_events) override {
+    return inner_.ReadAfter(std::move(topic), after_offset, max_events);
+  }
   Async<void> Commit(std::string topic, std::string group, int64_t offset) override {
     return inner_.Commit(std::move(topic), std::move(group), offset);
   }

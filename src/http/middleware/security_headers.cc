@@ -6,7 +6,9 @@ namespace {
 constexpr std::string_view kSecurityHeaders =
     "X-Content-Type-Options: nosniff\r\n"
     "X-Frame-Options: DENY\r\n"
-    "Referrer-Policy: no-referrer\r\n";
+    "Referrer-Policy: no-referrer\r\n"
+    // The API serves JSON only: nothing may be loaded from, or frame, a response.
+    "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n";
 constexpr std::string_view kNoStore = "Cache-Control: no-store\r\n";
 }  // namespace
 

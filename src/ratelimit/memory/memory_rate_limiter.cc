@@ -1,12 +1,36 @@
 #include "ratelimit/memory/memory_rate_limiter.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 
 namespace shopd::ratelimit {
+namespace {
 
-MemoryRateLimiter::MemoryRateLimiter(const core::Clock& clock, size_t max_keys)
-    : clock_(clock), max_keys_per_shard_(std::max<size_t>(1, max_keys / kShards)) {}
+// One event's share of the window.
+int64_t Interval(int limit, int64_t window_ms) { return std::max<int64_t>(1, window_ms / limit); }
+
+}  // namespace
+
+MemoryRateLimiter::MemoryRateLimiter(const core::Clock& clock, MemoryRateLimiterOptions options)
+    : clock_(clock),
+      max_keys_per_shard_(std::max<size_t>(1, options.max_keys / kShards)),
+      max_bytes_per_shard_(std::max<size_t>(kMaxStoredKeyBytes + kEntryOverheadBytes, options.max_bytes / kShards)) {}
+
+std::string MemoryRateLimiter::StoredKey(std::string_view key) {
+  if (key.size() <= kMaxStoredKeyBytes) return std::string(key);
+  // '#' + 32 raw digest bytes: 33 bytes, never equal to a short key of
+  // another length, and a collision needs a SHA-256 collision.
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("ratelimit: SHA-256 failed");
+  std::string out(1, '#');
+  out.append(reinterpret_cast<const char*>(digest), len);
+  return out;
+}
 
 boost::asio::awaitable<Decision> MemoryRateLimiter::Hit(std::string_view key, int limit, int64_t window_ms) {
   co_return Apply(key, limit, window_ms, true);
@@ -16,13 +40,19 @@ boost::asio::awaitable<Decision> MemoryRateLimiter::Peek(std::string_view key, i
   co_return Apply(key, limit, window_ms, false);
 }
 
+boost::asio::awaitable<void> MemoryRateLimiter::Refund(std::string_view key, int limit, int64_t window_ms) {
+  Give(key, limit, window_ms);
+  co_return;
+}
+
 Decision MemoryRateLimiter::Apply(std::string_view key, int limit, int64_t window_ms, bool count) {
   if (limit <= 0) return Decision{false, window_ms};
   const int64_t now = clock_.MonotonicMs();
-  const int64_t interval = std::max<int64_t>(1, window_ms / limit);  // one event's share of the window
-  Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+  const int64_t interval = Interval(limit, window_ms);
+  std::string stored = StoredKey(key);
+  Shard& shard = ShardFor(stored);
   std::lock_guard lock(shard.mu);
-  auto it = shard.tat_ms.find(std::string(key));
+  auto it = shard.tat_ms.find(stored);
   const int64_t tat = it == shard.tat_ms.end() ? now : std::max(it->second, now);
   const int64_t next_tat = tat + interval;
   // The bucket holds `limit` events: the event fits while next_tat stays within one window of now.
@@ -31,19 +61,53 @@ Decision MemoryRateLimiter::Apply(std::string_view key, int limit, int64_t windo
     if (it != shard.tat_ms.end()) {
       it->second = next_tat;
     } else {
-      if (shard.tat_ms.size() >= max_keys_per_shard_) MakeRoom(shard, now);
-      shard.tat_ms.emplace(std::string(key), next_tat);
+      const size_t cost = stored.size() + kEntryOverheadBytes;
+      MakeRoom(shard, now, cost);
+      shard.tat_ms.emplace(std::move(stored), next_tat);
+      shard.bytes += cost;
     }
   }
   return Decision{true, 0};
 }
 
-void MemoryRateLimiter::MakeRoom(Shard& shard, int64_t now) {
-  std::erase_if(shard.tat_ms, [now](const auto& kv) { return kv.second <= now; });
-  if (shard.tat_ms.size() < max_keys_per_shard_) return;
-  auto oldest = std::min_element(shard.tat_ms.begin(), shard.tat_ms.end(),
-                                 [](const auto& a, const auto& b) { return a.second < b.second; });
-  shard.tat_ms.erase(oldest);
+void MemoryRateLimiter::Give(std::string_view key, int limit, int64_t window_ms) {
+  if (limit <= 0) return;
+  const int64_t now = clock_.MonotonicMs();
+  const int64_t interval = Interval(limit, window_ms);
+  std::string stored = StoredKey(key);
+  Shard& shard = ShardFor(stored);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.tat_ms.find(stored);
+  if (it == shard.tat_ms.end()) return;
+  const int64_t tat = it->second - interval;
+  // A TAT at or before now is a full bucket: the entry carries no information.
+  if (tat <= now) {
+    Erase(shard, it);
+  } else {
+    it->second = tat;
+  }
+}
+
+void MemoryRateLimiter::Erase(Shard& shard, std::unordered_map<std::string, int64_t>::iterator it) {
+  shard.bytes -= it->first.size() + kEntryOverheadBytes;
+  shard.tat_ms.erase(it);
+}
+
+void MemoryRateLimiter::MakeRoom(Shard& shard, int64_t now, size_t needed_bytes) {
+  auto fits = [&] {
+    return shard.tat_ms.size() < max_keys_per_shard_ && shard.bytes + needed_bytes <= max_bytes_per_shard_;
+  };
+  if (fits()) return;
+  for (auto it = shard.tat_ms.begin(); it != shard.tat_ms.end();) {
+    auto next = std::next(it);
+    if (it->second <= now) Erase(shard, it);
+    it = next;
+  }
+  while (!fits() && !shard.tat_ms.empty()) {
+    auto oldest = std::min_element(shard.tat_ms.begin(), shard.tat_ms.end(),
+                                   [](const auto& a, const auto& b) { return a.second < b.second; });
+    Erase(shard, oldest);
+  }
 }
 
 size_t MemoryRateLimiter::size() const {
@@ -51,6 +115,15 @@ size_t MemoryRateLimiter::size() const {
   for (const auto& s : shards_) {
     std::lock_guard lock(s.mu);
     n += s.tat_ms.size();
+  }
+  return n;
+}
+
+size_t MemoryRateLimiter::bytes() const {
+  size_t n = 0;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.bytes;
   }
   return n;
 }

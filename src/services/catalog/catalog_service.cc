@@ -92,10 +92,14 @@ boost::asio::awaitable<core::Result<std::string>> CatalogService::Update(const h
   p.currency = std::move(in.currency);
   p.stock = in.stock;
   p.updated_at = clock_.UnixSeconds();
+  // The store announces the change after its commit (ProductsChanged).
   auto updated = co_await store_.UpdateProduct(std::move(p));
   if (!updated) co_return updated.error();
-  co_await cache_.Delete(CacheKey(id));
   co_return ProductJson(*updated);
+}
+
+boost::asio::awaitable<void> CatalogService::ProductsChanged(std::vector<std::string> product_ids) {
+  for (const std::string& id : product_ids) co_await cache_.Delete(CacheKey(id));
 }
 
 boost::asio::awaitable<core::Result<std::string>> CatalogService::Get(std::string id) {

@@ -3,9 +3,14 @@
 //
 // Reads are cache-aside through the Cache interface: a product is cached as its
 // public JSON document, so a hit is answered without touching the store or
-// re-serialising. Writes go to the store, then invalidate the cached document.
-// With several processes each has its own in-process cache: the TTL bounds how
-// long another process may serve the previous version.
+// re-serialising. The service listens to product changes (storage/
+// product_changes.h): every committed change of a product row — an admin
+// update, a stock reservation or release by the saga or a cancellation —
+// deletes the cached document before the writer's caller resumes, so a client
+// that saw its order confirmed reads the new stock from this process. Other
+// processes hear of the change through the event log (`product.changed`,
+// carried by app/'s change tail) within its poll delay; the cache TTL bounds
+// the staleness if that tail stalls.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -20,6 +25,7 @@
 #include "core/error.h"
 #include "http/request.h"
 #include "storage/catalog_store.h"
+#include "storage/product_changes.h"
 
 namespace shopd::services {
 
@@ -35,7 +41,7 @@ struct ProductListPage {
   std::string json;  // {"items":[...],"next_cursor":...}
 };
 
-class CatalogService {
+class CatalogService final : public storage::ProductChangeListener {
  public:
   CatalogService(storage::CatalogStore& store, cache::Cache& cache, const core::Clock& clock,
                  std::chrono::milliseconds cache_ttl);
@@ -47,6 +53,9 @@ class CatalogService {
   boost::asio::awaitable<core::Result<std::string>> Get(std::string id);
   // `cursor` as given by the client ("" = first page); limit 1..100.
   boost::asio::awaitable<core::Result<std::string>> List(std::string cursor, int limit);
+
+  // storage::ProductChangeListener: drops the cached documents.
+  boost::asio::awaitable<void> ProductsChanged(std::vector<std::string> product_ids) override;
 
   static std::optional<core::Error> Validate(const ProductInput& in);
   static std::string ProductJson(const storage::Product& p);

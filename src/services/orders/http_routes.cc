@@ -19,6 +19,12 @@ using http::Request;
 using http::Response;
 
 
+// The payment as the client sees it: "none" until the saga decided.
+std::string_view PaymentStatus(const storage::Order& o) {
+  if (o.payment.empty()) return "none";
+  return o.payment;
+}
+
 boost::json::object OrderObject(const storage::Order& o) {
   boost::json::array items;
   for (const auto& i : o.items)
@@ -26,6 +32,7 @@ boost::json::object OrderObject(const storage::Order& o) {
         {"product_id", i.product_id}, {"quantity", i.quantity}, {"unit_price_cents", i.unit_price_cents}});
   boost::json::object doc{{"id", o.id},
                           {"status", o.status},
+                          {"payment_status", PaymentStatus(o)},
                           {"total_cents", o.total_cents},
                           {"currency", o.currency},
                           {"items", std::move(items)},
@@ -76,13 +83,7 @@ void RegisterOrderRoutes(http::Router& router, OrdersService& orders) {
     auto placed = co_await orders.Place(*req.principal(), std::string(req.Header("Idempotency-Key")),
                                         std::move(*lines));
     if (!placed) co_return http::ProblemFromError(req, placed.error());
-    // A replay answers what the first request was answered: the order as accepted.
-    storage::Order accepted = placed->order;
-    if (placed->replayed) {
-      accepted.status = "pending";
-      accepted.reason.clear();
-      accepted.updated_at = accepted.created_at;
-    }
+    const storage::Order& accepted = placed->order;
     Response res = Response::Json(202, boost::json::serialize(OrderObject(accepted)));
     res.SetHeader("Location", "/v1/orders/" + accepted.id);
     if (placed->replayed) res.SetHeader("Idempotent-Replayed", "true");
@@ -113,7 +114,10 @@ void RegisterOrderRoutes(http::Router& router, OrdersService& orders) {
   router.Post("/v1/orders/{id}/cancel", [&orders](Request& req) -> awaitable<Response> {
     auto o = co_await orders.Cancel(*req.principal(), std::string(req.PathParam("id")));
     if (!o) co_return http::ProblemFromError(req, o.error());
-    co_return Response::Json(200, boost::json::serialize(OrderObject(*o)));
+    // A paid order is cancelled once its refund went through: until then the
+    // request is accepted, not done (poll the order for `cancelled`).
+    const int status = o->status == "cancelling" ? 202 : 200;
+    co_return Response::Json(status, boost::json::serialize(OrderObject(*o)));
   }, owner);
 }
 

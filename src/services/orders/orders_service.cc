@@ -11,8 +11,27 @@ namespace shopd::services {
 using core::Errc;
 using core::Error;
 
-OrdersService::OrdersService(storage::OrderStore& store, const core::Clock& clock, ChangeHook on_change)
-    : store_(store), clock_(clock), on_change_(std::move(on_change)) {}
+namespace {
+
+// A replay answers what the first request was answered: the order as accepted.
+storage::CreatedOrder AsAccepted(storage::Order order) {
+  order.status = "pending";
+  order.reason.clear();
+  order.payment.clear();
+  order.updated_at = order.created_at;
+  return storage::CreatedOrder{std::move(order), true};
+}
+
+Error KeyReused() {
+  return Error::Make(Errc::kUnprocessable, "this Idempotency-Key was used with a different request body")
+      .WithType("idempotency-key-reuse");
+}
+
+}  // namespace
+
+OrdersService::OrdersService(const OrdersConfig& config, storage::OrderStore& store, ratelimit::RateLimiter& limiter,
+                             const core::Clock& clock, ChangeHook on_change)
+    : config_(config), store_(store), limiter_(limiter), clock_(clock), on_change_(std::move(on_change)) {}
 
 bool OrdersService::ValidIdempotencyKey(std::string_view key) {
   if (key.empty() || key.size() > 255) return false;
@@ -53,16 +72,39 @@ boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Place
     co_return Error::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters")
         .WithType("idempotency-key-invalid");
   if (auto e = Validate(lines)) co_return *e;
+  std::string request_hash = RequestHash(lines);
+  // Counted before the store is asked, so concurrent requests cannot all slip
+  // past one remaining slot; a retry within the budget counts like any request.
+  auto gate = co_await limiter_.Hit("orders:user:" + caller.user_id, static_cast<int>(config_.order_burst),
+                                    config_.RateWindowMs());
+  if (!gate.allowed) co_return co_await ReplayOrRefuse(caller, std::move(idempotency_key), request_hash, gate);
   storage::NewOrder order;
   order.now_ms = clock_.UnixMillis();
   order.id = core::NewUuidV7(order.now_ms);
   order.user_id = caller.user_id;
   order.idempotency_key = std::move(idempotency_key);
-  order.request_hash = RequestHash(lines);
+  order.request_hash = std::move(request_hash);
+  order.max_pending = config_.max_pending_orders_per_user;
   for (auto& l : lines) order.items.push_back(storage::OrderItem{std::move(l.product_id), l.quantity, 0});
   auto created = co_await store_.CreateOrder(std::move(order));
-  if (created && !created->replayed && on_change_) on_change_("placed");
+  if (!created) co_return created;
+  if (created->replayed) co_return AsAccepted(std::move(created->order));
+  if (on_change_) on_change_("placed");
   co_return created;
+}
+
+boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::ReplayOrRefuse(
+    const http::Principal& caller, std::string idempotency_key, const std::string& request_hash,
+    const ratelimit::Decision& gate) {
+  auto known = co_await store_.FindOrderByKey(caller.user_id, std::move(idempotency_key));
+  if (!known) co_return known.error();
+  if (*known) {
+    if ((*known)->request_hash != request_hash) co_return KeyReused();
+    co_return AsAccepted(std::move((*known)->order));
+  }
+  Error e = Error::Make(Errc::kRateLimited, "too many orders, retry later").WithType("order-rate-limited");
+  e.retry_after_s = gate.RetryAfterSeconds();
+  co_return e;
 }
 
 boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Get(const http::Principal& caller,

@@ -1,9 +1,15 @@
 // services/orders: placing, reading and cancelling orders — domain logic over
-// OrderStore, free of HTTP. Depends on core, storage.
+// OrderStore, free of HTTP. Depends on core, storage, ratelimit.
 //
 // Placing an order only validates and commits it (pending, with its
 // `order.created` event in the same transaction); the saga in workers/ takes
 // it from there. So a 202 means: durably accepted, never lost.
+//
+// Per-user limits (OrdersConfig): a rate (GCRA through the RateLimiter, so it
+// is global wherever the limiter is) and a cap on pending orders (enforced by
+// the store in the order's transaction). Over either: kRateLimited. A retry of
+// an order already placed (same Idempotency-Key and body) is never refused by
+// either: it is answered with the order as it was accepted.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -15,6 +21,8 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "http/request.h"
+#include "ratelimit/rate_limiter.h"
+#include "services/orders/orders_config.h"
 #include "storage/order_store.h"
 
 namespace shopd::services {
@@ -29,7 +37,8 @@ class OrdersService {
   // `on_change` runs after each committed change with "placed" or "cancelled"
   // (e.g. to wake the outbox relay and count orders).
   using ChangeHook = std::function<void(std::string_view change)>;
-  OrdersService(storage::OrderStore& store, const core::Clock& clock, ChangeHook on_change = {});
+  OrdersService(const OrdersConfig& config, storage::OrderStore& store, ratelimit::RateLimiter& limiter,
+                const core::Clock& clock, ChangeHook on_change = {});
 
   boost::asio::awaitable<core::Result<storage::CreatedOrder>> Place(const http::Principal& caller,
                                                                     std::string idempotency_key,
@@ -37,6 +46,10 @@ class OrdersService {
   boost::asio::awaitable<core::Result<storage::Order>> Get(const http::Principal& caller, std::string id);
   boost::asio::awaitable<core::Result<storage::OrderPage>> List(const http::Principal& caller, std::string cursor,
                                                                 int limit);
+  // An unpaid order is cancelled at once; a paid one becomes `cancelling`
+  // (payment refund_pending, stock given back) until its refund job has
+  // refunded it, then `cancelled` (refunded). Repeating a cancel changes
+  // nothing; a rejected order is kConflict.
   boost::asio::awaitable<core::Result<storage::Order>> Cancel(const http::Principal& caller, std::string id);
 
   // 1..255 visible ASCII characters.
@@ -46,7 +59,15 @@ class OrdersService {
   static std::optional<core::Error> Validate(const std::vector<OrderLine>& lines);
 
  private:
+  // Over the rate: a retry of a placed order is still answered, anything else refused.
+  boost::asio::awaitable<core::Result<storage::CreatedOrder>> ReplayOrRefuse(const http::Principal& caller,
+                                                                             std::string idempotency_key,
+                                                                             const std::string& request_hash,
+                                                                             const ratelimit::Decision& gate);
+
+  const OrdersConfig config_;
   storage::OrderStore& store_;
+  ratelimit::RateLimiter& limiter_;
   const core::Clock& clock_;
   ChangeHook on_change_;
 };

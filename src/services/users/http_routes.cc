@@ -33,7 +33,7 @@ Response TokensJson(const TokenPair& t) {
                                                                          {"expires_in", t.expires_in}}));
 }
 
-// Reads {"refresh_token": "..."}; the shared body of refresh and logout.
+// Reads {"refresh_token": "..."}, the body of refresh.
 core::Result<std::string> ReadRefreshToken(const Request& req) {
   auto body = http::ParseJsonObject(req);
   if (!body) return body.error();
@@ -42,6 +42,29 @@ core::Result<std::string> ReadRefreshToken(const Request& req) {
   in.RejectUnknown({"refresh_token"});
   if (auto err = in.Finish()) return *err;
   return token;
+}
+
+struct LogoutRequest {
+  std::string refresh_token;
+  bool all = false;  // end every session of the token's user
+};
+
+// Reads {"refresh_token": "...", "all": true|false}; `all` is optional.
+core::Result<LogoutRequest> ReadLogout(const Request& req) {
+  auto body = http::ParseJsonObject(req);
+  if (!body) return body.error();
+  http::FieldReader in(*body);
+  LogoutRequest out;
+  out.refresh_token = in.RequiredString("refresh_token");
+  if (auto it = body->find("all"); it != body->end()) {
+    if (it->value().is_bool())
+      out.all = it->value().get_bool();
+    else
+      in.AddError("all", "must be a boolean");
+  }
+  in.RejectUnknown({"refresh_token", "all"});
+  if (auto err = in.Finish()) return *err;
+  return out;
 }
 
 }  // namespace
@@ -80,15 +103,15 @@ void RegisterUserRoutes(http::Router& router, UsersService& users) {
   router.Post("/v1/auth/refresh", [&users](Request& req) -> awaitable<Response> {
     auto token = ReadRefreshToken(req);
     if (!token) co_return http::ProblemFromError(req, token.error());
-    auto tokens = co_await users.Refresh(std::move(*token));
+    auto tokens = co_await users.Refresh(std::move(*token), std::string(req.remote_ip()));
     if (!tokens) co_return http::ProblemFromError(req, tokens.error());
     co_return TokensJson(*tokens);
   }, auth_route);
 
   router.Post("/v1/auth/logout", [&users](Request& req) -> awaitable<Response> {
-    auto token = ReadRefreshToken(req);
-    if (!token) co_return http::ProblemFromError(req, token.error());
-    auto done = co_await users.Logout(std::move(*token));
+    auto logout = ReadLogout(req);
+    if (!logout) co_return http::ProblemFromError(req, logout.error());
+    auto done = co_await users.Logout(std::move(logout->refresh_token), logout->all, std::string(req.remote_ip()));
     if (!done) co_return http::ProblemFromError(req, done.error());
     co_return Response::Empty(204);
   }, auth_route);

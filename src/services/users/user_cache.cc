@@ -19,12 +19,22 @@ std::optional<storage::User> UserCache::Get(const std::string& id) {
   return it->second->user;
 }
 
+std::optional<int64_t> UserCache::TokenVersion(const std::string& id) {
+  Shard& s = ShardFor(id);
+  std::lock_guard lock(s.mu);
+  auto it = s.index.find(id);
+  if (it == s.index.end() || it->second->expires_ms <= clock_.MonotonicMs()) return std::nullopt;
+  return it->second->user.token_version;
+}
+
 void UserCache::Put(storage::User user) {
   user.password_hash.clear();
   Shard& s = ShardFor(user.id);
   std::lock_guard lock(s.mu);
   const int64_t expires = clock_.MonotonicMs() + ttl_ms_;
   if (auto it = s.index.find(user.id); it != s.index.end()) {
+    // A read that started before a revocation must not put the old version back.
+    if (it->second->user.token_version > user.token_version) return;
     it->second->user = std::move(user);
     it->second->expires_ms = expires;
     s.lru.splice(s.lru.begin(), s.lru, it->second);

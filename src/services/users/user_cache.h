@@ -2,7 +2,9 @@
 // hot authenticated path (/v1/users/me) is answered without a store round trip.
 //
 // Bounded in entries; an entry older than the TTL is a miss. Writes to a user
-// go through Invalidate. Password hashes are never cached.
+// go through Invalidate or Put. Put never replaces an entry by one of a lower
+// token version, so a slow read cannot undo a revocation. Password hashes are
+// never cached.
 #pragma once
 
 #include <array>
@@ -22,6 +24,9 @@ class UserCache {
   UserCache(const core::Clock& clock, size_t max_entries, int64_t ttl_ms);
 
   std::optional<storage::User> Get(const std::string& id);
+  // The cached user's token version, without copying the record (the check
+  // every authenticated request makes).
+  std::optional<int64_t> TokenVersion(const std::string& id);
   void Put(storage::User user);
   void Invalidate(const std::string& id);
   size_t size() const;

@@ -43,5 +43,26 @@ TEST(UserCache, Invalidate) {
   EXPECT_FALSE(cache.Get("a"));
 }
 
+TEST(UserCache, AnOlderTokenVersionNeverReplacesANewerOne) {
+  core::ManualClock clock;
+  UserCache cache(clock, 100, 60'000);
+  storage::User revoked = MakeUser("a");
+  revoked.token_version = 2;
+  cache.Put(revoked);
+  storage::User stale = MakeUser("a");
+  stale.token_version = 1;  // read before the revocation, put after it
+  cache.Put(stale);
+  ASSERT_TRUE(cache.Get("a"));
+  EXPECT_EQ(cache.Get("a")->token_version, 2);
+  storage::User newer = MakeUser("a");
+  newer.token_version = 3;
+  cache.Put(newer);
+  EXPECT_EQ(cache.Get("a")->token_version, 3);
+  EXPECT_EQ(cache.TokenVersion("a"), 3);
+  EXPECT_FALSE(cache.TokenVersion("b"));
+  clock.AdvanceMs(60'000);
+  EXPECT_FALSE(cache.TokenVersion("a"));  // expired like Get
+}
+
 }  // namespace
 }  // namespace shopd::services

@@ -1,15 +1,18 @@
 #include "services/users/validation.h"
 
 #include <cctype>
+#include <string>
 
 namespace shopd::services {
 
-std::string Trim(std::string_view s) {
+std::string_view TrimView(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
+  return s.substr(b, e - b);
 }
+
+std::string Trim(std::string_view s) { return std::string(TrimView(s)); }
 
 size_t Utf8Length(std::string_view s) {
   size_t n = 0;
@@ -25,7 +28,7 @@ std::string NormalizeEmail(std::string_view email) {
 
 std::optional<std::string> CheckEmail(std::string_view e) {
   if (e.empty()) return "is required";
-  if (e.size() > 254) return "must be at most 254 characters";
+  if (e.size() > kMaxEmailBytes) return "must be at most 254 characters";
   size_t at = e.find('@');
   if (at == std::string_view::npos || at == 0 || at + 1 >= e.size() || e.find('@', at + 1) != std::string_view::npos)
     return "must be an email address like name@example.com";
@@ -40,6 +43,7 @@ std::optional<std::string> CheckEmail(std::string_view e) {
 }
 
 std::optional<std::string> CheckPassword(std::string_view p) {
+  if (p.size() > kMaxPasswordBytes) return "must be at most 128 characters";
   size_t n = Utf8Length(p);
   if (n < 8) return "must be at least 8 characters";
   if (n > 128) return "must be at most 128 characters";
@@ -47,9 +51,12 @@ std::optional<std::string> CheckPassword(std::string_view p) {
 }
 
 std::optional<std::string> CheckName(std::string_view n) {
+  static const std::string kTooLong = "must be at most " + std::to_string(kMaxNameChars) + " characters";
+  // A UTF-8 code point is at most 4 bytes: longer input is refused without a scan.
+  if (n.size() > 4 * kMaxNameChars) return kTooLong;
   size_t len = Utf8Length(n);
   if (len == 0) return "must not be empty";
-  if (len > 100) return "must be at most 100 characters";
+  if (len > kMaxNameChars) return kTooLong;
   for (unsigned char c : n)
     if (c < 0x20 || c == 0x7f) return "must not contain control characters";
   return std::nullopt;

@@ -39,7 +39,16 @@ TEST(Validation, PasswordLengthCountsCharacters) {
 TEST(Validation, Name) {
   EXPECT_FALSE(CheckName("Ann"));
   EXPECT_TRUE(CheckName(""));
-  EXPECT_TRUE(CheckName(std::string(101, 'n')));
+  EXPECT_FALSE(CheckName(std::string(200, 'n')));
+  EXPECT_TRUE(CheckName(std::string(201, 'n')));
+  // Characters (code points), not bytes: 200 two-byte and 200 four-byte characters fit.
+  std::string e_acute, emoji;
+  for (int i = 0; i < 200; ++i) e_acute += "\xc3\xa9", emoji += "\xf0\x9f\x98\x80";
+  EXPECT_FALSE(CheckName(e_acute));
+  EXPECT_FALSE(CheckName(emoji));
+  EXPECT_EQ(CheckName(e_acute + "\xc3\xa9").value_or(""), "must be at most 200 characters");
+  EXPECT_EQ(CheckName(emoji + "n").value_or(""), "must be at most 200 characters");
+  EXPECT_EQ(CheckName(std::string(1 << 20, 'n')).value_or(""), "must be at most 200 characters");
   EXPECT_TRUE(CheckName("a\nb"));
   EXPECT_EQ(Trim("  Ann  "), "Ann");
 }

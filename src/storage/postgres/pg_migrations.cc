@@ -31,6 +31,19 @@ const std::vector<Migration>& Migrations() {
   spent_at   BIGINT,
   revoked_at BIGINT))sql",
         "CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id)"}},
+      // Token versions (raised by every revocation of a user's sessions) and
+      // refresh-token family lifetimes (counted from the family's login;
+      // existing families started with their oldest token still on file).
+      {2, "users: token versions; refresh-token family lifetimes",
+       {"ALTER TABLE users ADD COLUMN token_version BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE refresh_tokens ADD COLUMN family_started_at BIGINT NOT NULL DEFAULT 0",
+        "UPDATE refresh_tokens SET family_started_at = f.started FROM (SELECT family_id, MIN(issued_at) AS started "
+        "FROM refresh_tokens GROUP BY family_id) f WHERE refresh_tokens.family_id = f.family_id",
+        "CREATE INDEX refresh_tokens_user_id ON refresh_tokens (user_id)",
+        // The purge reads only rows it may delete (see PgUserStore::PurgeRefreshTokens).
+        "CREATE INDEX refresh_tokens_family_started_at ON refresh_tokens (family_started_at)",
+        "CREATE INDEX refresh_tokens_purgeable ON refresh_tokens (expires_at) "
+        "WHERE spent_at IS NULL OR revoked_at IS NOT NULL"}},
   };
   return kMigrations;
 }

@@ -106,10 +106,42 @@ TEST(PgPool, AnUnreachableServerIsUnavailableQuickly) {
 
 TEST(PgMigrations, ApplyingTwiceChangesNothing) {
   test_util::FreshDatabase db;  // migrated once
+  auto before = Await(db.pool().Query("SELECT count(*), max(version) FROM schema_migrations", {}));
+  ASSERT_TRUE(before);
+  EXPECT_GE(before->Int64(0, 0), 1);
+  EXPECT_EQ(before->Int64(0, 0), before->Int64(0, 1));  // versions 1..n, no gap
   ASSERT_TRUE(Await(ApplyMigrations(db.pool())));
-  auto r = Await(db.pool().Query("SELECT count(*) FROM schema_migrations", {}));
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->Int64(0, 0), 1);
+  auto after = Await(db.pool().Query("SELECT count(*) FROM schema_migrations", {}));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->Int64(0, 0), before->Int64(0, 0));
+}
+
+// A database migrated by a build before migration 2: its users and sessions
+// survive, every user at token version 0, every family started at its
+// oldest token still on file.
+TEST(PgMigrations, Migration2KeepsExistingUsersAndDatesTheirFamilies) {
+  test_util::FreshDatabase db;
+  for (const char* sql : {"DROP INDEX refresh_tokens_user_id", "DROP INDEX refresh_tokens_family_started_at",
+                          "DROP INDEX refresh_tokens_purgeable",
+                          "ALTER TABLE users DROP COLUMN token_version",
+                          "ALTER TABLE refresh_tokens DROP COLUMN family_started_at",
+                          "DELETE FROM schema_migrations WHERE version >= 2",
+                          "INSERT INTO users VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)",
+                          "INSERT INTO refresh_tokens (token_hash, user_id, family_id, issued_at, expires_at, spent_at) "
+                          "VALUES ('t1', 'u1', 'f1', 100, 200, 150), ('t2', 'u1', 'f1', 150, 250, NULL), "
+                          "('t3', 'u1', 'f2', 300, 400, NULL)"}) {
+    ASSERT_TRUE(Await(db.pool().Query(sql, {}))) << sql;
+  }
+  ASSERT_TRUE(Await(ApplyMigrations(db.pool())));
+  auto version = Await(db.pool().Query("SELECT token_version FROM users WHERE id = 'u1'", {}));
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->Int64(0, 0), 0);
+  auto started = Await(db.pool().Query("SELECT token_hash, family_started_at FROM refresh_tokens ORDER BY token_hash", {}));
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->rows(), 3);
+  EXPECT_EQ(started->Int64(0, 1), 100);
+  EXPECT_EQ(started->Int64(1, 1), 100);
+  EXPECT_EQ(started->Int64(2, 1), 300);
 }
 
 }  // namespace

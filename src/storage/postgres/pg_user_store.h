@@ -20,10 +20,14 @@ class PgUserStore final : public UserStore {
   Async<User> CreateUser(User user) override;
   Async<User> FindUserByEmail(std::string email) override;
   Async<User> FindUserById(std::string id) override;
-  Async<User> EnsureAdmin(User admin) override;
-  Async<void> InsertRefreshToken(RefreshToken token) override;
-  Async<RefreshToken> RotateRefreshToken(std::string old_hash, RefreshToken next, int64_t now) override;
+  Async<User> CreateUserIfAbsent(User user) override;
+  Async<User> RevokeSessions(SessionRevocation revocation, int64_t now) override;
+  Async<void> InsertRefreshToken(RefreshToken token, int64_t token_version) override;
+  Async<StoredRefreshToken> FindRefreshToken(std::string token_hash) override;
+  Async<Rotation> RotateRefreshToken(std::string old_hash, RefreshToken next, int64_t now,
+                                     int64_t oldest_family_start) override;
   Async<void> RevokeRefreshFamily(std::string token_hash, int64_t now) override;
+  Async<int64_t> PurgeRefreshTokens(int64_t now, int64_t oldest_family_start, int64_t limit) override;
   Async<void> Ping() override;
 
  private:

@@ -1,5 +1,7 @@
 #include "storage/sqlite/sqlite_catalog_store.h"
 
+#include "storage/sqlite/product_change_outbox.h"
+
 namespace shopd::storage::sqlite {
 namespace {
 
@@ -46,8 +48,12 @@ Async<Product> SqliteCatalogStore::CreateProduct(Product p) {
 }
 
 Async<Product> SqliteCatalogStore::UpdateProduct(Product p) {
-  return pool_.Run([this, p = std::move(p)]() -> core::Result<Product> {
+  // Not a coroutine itself: GCC 12 destroys a coroutine parameter moved into
+  // a lambda capture twice.
+  return Announce(pool_.Run([this, p = std::move(p)]() -> core::Result<Product> {
     return db_.WithConnection([&](Connection& conn) -> core::Result<Product> {
+      auto tx = Transaction::BeginImmediate(conn);
+      if (!tx) return tx.error();
       auto st = conn.Prepare(
           "UPDATE products SET name = ?, description = ?, price_cents = ?, currency = ?, stock = ?, "
           "updated_at = ? WHERE id = ?");
@@ -56,9 +62,23 @@ Async<Product> SqliteCatalogStore::UpdateProduct(Product p) {
       st->Bind(5, p.stock).Bind(6, p.updated_at).Bind(7, p.id);
       if (auto r = st->Run(); !r) return r.error();
       if (conn.Changes() == 0) return core::Error::Make(core::Errc::kNotFound, "no such product");
-      return Get(conn, p.id);
+      ProductChangeOutbox changed;
+      if (auto r = changed.Record(conn, p.id, p.updated_at * 1000); !r) return r.error();
+      auto row = Get(conn, p.id);
+      if (!row) return row;
+      if (auto c = tx->Commit(); !c) return c.error();
+      return row;
     });
-  });
+  }));
+}
+
+Async<Product> SqliteCatalogStore::Announce(Async<Product> update) {
+  auto updated = co_await std::move(update);
+  if (updated && changes_) {
+    std::vector<std::string> ids(1, updated->id);
+    co_await changes_->ProductsChanged(std::move(ids));
+  }
+  co_return updated;
 }
 
 Async<Product> SqliteCatalogStore::GetProduct(std::string id) {

@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 
 #include "events/outbox.h"
+#include "storage/sqlite/product_change_outbox.h"
 
 namespace shopd::storage::sqlite {
 namespace {
@@ -90,35 +91,55 @@ Result<void> SetStatus(Connection& conn, const std::string& id, std::string_view
 
 // Gives reserved stock back to the catalog; the caller moves the order to a
 // terminal state (which clears its reservation) in the same transaction.
-Result<void> ReleaseStock(Connection& conn, const Order& o) {
+Result<void> ReleaseStock(Connection& conn, const Order& o, ProductChangeOutbox& changed, int64_t now_ms) {
   if (!o.stock_reserved) return {};
   for (const auto& item : o.items) {
     auto st = conn.Prepare("UPDATE products SET stock = stock + ? WHERE id = ?");
     if (!st) return st.error();
     st->Bind(1, item.quantity).Bind(2, item.product_id);
     if (auto r = st->Run(); !r) return r.error();
+    if (auto r = changed.Record(conn, item.product_id, now_ms); !r) return r;
   }
   return {};
+}
+
+Result<std::optional<KeyedOrder>> FindByKey(Connection& conn, const std::string& user_id, const std::string& key) {
+  auto st = conn.Prepare(std::string("SELECT ") + kOrderColumns +
+                         ", request_hash FROM orders WHERE user_id = ? AND idempotency_key = ?");
+  if (!st) return st.error();
+  st->Bind(1, user_id).Bind(2, key);
+  auto row = st->Step();
+  if (!row) return row.error();
+  if (!*row) return std::optional<KeyedOrder>();
+  KeyedOrder found{ReadOrder(*st).order, st->ColumnText(11)};
+  st->Reset();
+  if (auto r = LoadItems(conn, found.order); !r) return r.error();
+  return std::optional<KeyedOrder>(std::move(found));
+}
+
+// The user's pending orders as the database counts them (migration 5 keeps
+// the count in pending_orders by trigger).
+Result<int64_t> PendingOrders(Connection& conn, const std::string& user_id) {
+  auto st = conn.Prepare("SELECT pending FROM pending_orders WHERE user_id = ?");
+  if (!st) return st.error();
+  st->Bind(1, user_id);
+  auto row = st->Step();
+  if (!row) return row.error();
+  const int64_t pending = *row ? st->ColumnInt64(0) : 0;
+  st->Reset();
+  return pending;
 }
 
 Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
   // A repeated key answers the first result, never a second order.
   {
-    auto st = conn.Prepare(std::string("SELECT ") + kOrderColumns +
-                           ", request_hash FROM orders WHERE user_id = ? AND idempotency_key = ?");
-    if (!st) return st.error();
-    st->Bind(1, in.user_id).Bind(2, in.idempotency_key);
-    auto row = st->Step();
-    if (!row) return row.error();
-    if (*row) {
-      std::string hash = st->ColumnText(11);
-      Order first = ReadOrder(*st).order;
-      st->Reset();
-      if (hash != in.request_hash)
+    auto first = FindByKey(conn, in.user_id, in.idempotency_key);
+    if (!first) return first.error();
+    if (*first) {
+      if ((*first)->request_hash != in.request_hash)
         return Error::Make(Errc::kUnprocessable, "this Idempotency-Key was used with a different request body")
             .WithType("idempotency-key-reuse");
-      if (auto r = LoadItems(conn, first); !r) return r.error();
-      return CreatedOrder{std::move(first), true};
+      return CreatedOrder{std::move((*first)->order), true};
     }
   }
   Order o;
@@ -157,6 +178,16 @@ Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
   ins->Bind(1, o.id).Bind(2, o.user_id).Bind(3, o.total_cents).Bind(4, o.currency);
   ins->Bind(5, in.idempotency_key).Bind(6, in.request_hash).Bind(7, in.now_ms).Bind(8, in.now_ms);
   if (auto r = ins->Run(); !r) return r.error();
+  // The insert counted itself (trigger); over the cap, this write rolls back.
+  // Counted after the insert, the check also holds on a database where
+  // concurrent transactions interleave: the count row serialises them.
+  if (in.max_pending > 0) {
+    auto pending = PendingOrders(conn, o.user_id);
+    if (!pending) return pending.error();
+    if (*pending > in.max_pending)
+      return Error::Make(Errc::kRateLimited, "too many pending orders; retry when some are confirmed")
+          .WithType("too-many-pending-orders");
+  }
   for (const auto& item : o.items) {
     auto st = conn.Prepare("INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) "
                            "VALUES (?, ?, ?, ?)");
@@ -168,6 +199,22 @@ Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
   return CreatedOrder{std::move(o), false};
 }
 
+// Records the payment decision once (a redelivery's answer is ignored). An
+// approval that arrives for an order no longer pending (cancelled while the
+// charge was in flight) is money taken for nothing: it is recorded as
+// refund_pending with its `order.refund_requested` event, never as approved.
+Result<void> Decide(Connection& conn, Order& o, bool approved, int64_t now_ms) {
+  if (!o.payment.empty()) return {};
+  const bool refund = approved && o.status != "pending";
+  o.payment = refund ? "refund_pending" : approved ? "approved" : "declined";
+  auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ?");
+  if (!st) return st.error();
+  st->Bind(1, o.payment).Bind(2, o.id);
+  if (auto r = st->Run(); !r) return r.error();
+  if (refund) return Emit(conn, kRefundRequestedTopic, o, now_ms);
+  return {};
+}
+
 Result<Order> Confirm(Connection& conn, Order o, int64_t now_ms) {
   if (o.status != "pending" || !o.stock_reserved || o.payment != "approved") return o;
   if (auto r = SetStatus(conn, o.id, "confirmed", "", now_ms); !r) return r.error();
@@ -177,9 +224,10 @@ Result<Order> Confirm(Connection& conn, Order o, int64_t now_ms) {
   return o;
 }
 
-Result<Order> Reject(Connection& conn, Order o, const std::string& reason, int64_t now_ms) {
+Result<Order> Reject(Connection& conn, Order o, const std::string& reason, int64_t now_ms,
+                     ProductChangeOutbox& changed) {
   if (o.status != "pending") return o;
-  if (auto r = ReleaseStock(conn, o); !r) return r.error();
+  if (auto r = ReleaseStock(conn, o, changed, now_ms); !r) return r.error();
   if (auto r = SetStatus(conn, o.id, "rejected", reason, now_ms); !r) return r.error();
   o.status = "rejected";
   o.reason = reason;
@@ -191,8 +239,34 @@ Result<Order> Reject(Connection& conn, Order o, const std::string& reason, int64
 
 }  // namespace
 
+template <class T>
+Async<T> SqliteOrderStore::Announce(Async<T> write, std::shared_ptr<ProductChangeOutbox> changed) {
+  Result<T> result = co_await std::move(write);
+  std::vector<std::string> ids = changed->Take();
+  if (result && changes_ && !ids.empty()) co_await changes_->ProductsChanged(std::move(ids));
+  co_return result;
+}
+
+// Not a coroutine itself: GCC 12 destroys a lambda taken by value by a
+// coroutine twice when it is moved into another lambda there.
+template <class T, class Write>
+Async<T> SqliteOrderStore::WriteAnnounced(Write write) {
+  // Shared with the writer thread: the caller's frame may be gone before it runs.
+  auto changed = std::make_shared<ProductChangeOutbox>();
+  auto run = writer_.Run(
+      [write = std::move(write), changed](Connection& conn) -> Result<T> { return write(conn, *changed); });
+  return Announce<T>(std::move(run), std::move(changed));
+}
+
 Async<CreatedOrder> SqliteOrderStore::CreateOrder(NewOrder order) {
   return writer_.Run([order = std::move(order)](Connection& conn) { return Create(conn, order); });
+}
+
+Async<std::optional<KeyedOrder>> SqliteOrderStore::FindOrderByKey(std::string user_id, std::string idempotency_key) {
+  return pool_.Run([this, user_id = std::move(user_id),
+                    key = std::move(idempotency_key)]() -> Result<std::optional<KeyedOrder>> {
+    return db_.WithConnection([&](Connection& conn) { return FindByKey(conn, user_id, key); });
+  });
 }
 
 Async<Order> SqliteOrderStore::GetOrder(std::string user_id, std::string order_id) {
@@ -245,19 +319,58 @@ Async<OrderPage> SqliteOrderStore::ListOrders(std::string user_id, std::string c
 }
 
 Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string order_id, int64_t now_ms) {
-  return writer_.Run([user_id = std::move(user_id), order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Order> {
+  return WriteAnnounced<Order>([user_id = std::move(user_id), order_id = std::move(order_id), now_ms](
+                                   Connection& conn, ProductChangeOutbox& changed) -> Result<Order> {
     auto o = Find(conn, order_id);
     if (!o) return o.error();
     if (o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
-    if (o->status == "cancelled") return o;
+    if (o->status == "cancelled" || o->status == "cancelling") return o;
     if (o->status == "rejected")
       return Error::Make(Errc::kConflict, "a rejected order cannot be cancelled").WithType("order-not-cancellable");
-    if (auto r = ReleaseStock(conn, *o); !r) return r.error();
-    if (auto r = SetStatus(conn, o->id, "cancelled", "", now_ms); !r) return r.error();
-    o->status = "cancelled";
+    // The goods are given back at once; only the money may still be on its way.
+    if (auto r = ReleaseStock(conn, *o, changed, now_ms); !r) return r.error();
     o->stock_reserved = false;
     o->updated_at = now_ms;
-    if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
+    if (o->payment != "approved") {
+      if (auto r = SetStatus(conn, o->id, "cancelled", "", now_ms); !r) return r.error();
+      o->status = "cancelled";
+      if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
+      return o;
+    }
+    // Paid: cancelling until the refund job has given the money back
+    // (CompleteRefund). Its event, in this transaction, makes that job durable.
+    auto st = conn.Prepare(
+        "UPDATE orders SET status = 'cancelling', payment = 'refund_pending', stock_reserved = 0, updated_at = ? "
+        "WHERE id = ?");
+    if (!st) return st.error();
+    st->Bind(1, now_ms).Bind(2, o->id);
+    if (auto r = st->Run(); !r) return r.error();
+    o->status = "cancelling";
+    o->payment = "refund_pending";
+    if (auto r = Emit(conn, kRefundRequestedTopic, *o, now_ms); !r) return r.error();
+    return o;
+  });
+}
+
+Async<Order> SqliteOrderStore::CompleteRefund(std::string order_id, int64_t now_ms) {
+  return writer_.Run([order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Order> {
+    auto o = Find(conn, order_id);
+    if (!o) return o.error();
+    if (o->payment == "refunded") return o;
+    if (o->payment != "refund_pending")
+      return Error::Make(Errc::kConflict, "this order has no refund pending", "payment is '" + o->payment + "'");
+    auto st = conn.Prepare(
+        "UPDATE orders SET payment = 'refunded', updated_at = ?1, "
+        "status = CASE WHEN status = 'cancelling' THEN 'cancelled' ELSE status END WHERE id = ?2");
+    if (!st) return st.error();
+    st->Bind(1, now_ms).Bind(2, o->id);
+    if (auto r = st->Run(); !r) return r.error();
+    o->payment = "refunded";
+    o->updated_at = now_ms;
+    if (o->status == "cancelling") {
+      o->status = "cancelled";
+      if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
+    }
     return o;
   });
 }
@@ -269,7 +382,8 @@ Async<Order> SqliteOrderStore::LoadOrder(std::string order_id) {
 }
 
 Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t now_ms) {
-  return writer_.Run([order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Reservation> {
+  return WriteAnnounced<Reservation>([order_id = std::move(order_id), now_ms](
+                                         Connection& conn, ProductChangeOutbox& changed) -> Result<Reservation> {
     auto o = Find(conn, order_id);
     if (!o) return o.error();
     if (o->status != "pending") return Reservation{ReserveOutcome::kNotPending, std::move(*o)};
@@ -292,8 +406,11 @@ Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t 
           break;
         }
       }
-      if (all_reserved)
+      if (all_reserved) {
         if (auto c = take->Commit(); !c) return c.error();
+        for (const auto& item : o->items)
+          if (auto r = changed.Record(conn, item.product_id, now_ms); !r) return r.error();
+      }
     }
     if (!all_reserved) {
       if (auto r = SetStatus(conn, o->id, "rejected", "out_of_stock", now_ms); !r) return r.error();
@@ -314,32 +431,24 @@ Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t 
 
 Async<std::string> SqliteOrderStore::RecordPayment(std::string order_id, bool approved) {
   return writer_.Run([order_id = std::move(order_id), approved](Connection& conn) -> Result<std::string> {
-    auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ? AND payment = ''");
-    if (!st) return st.error();
-    st->Bind(1, approved ? "approved" : "declined").Bind(2, order_id);
-    if (auto r = st->Run(); !r) return r.error();
-    auto o = Find(conn, order_id);
+    auto o = FindHeader(conn, order_id);
     if (!o) return o.error();
+    // No clock here: a refund request it writes is stamped with the order's last change.
+    if (auto r = Decide(conn, *o, approved, o->updated_at); !r) return r.error();
     return o->payment;
   });
 }
 
 Async<Order> SqliteOrderStore::SettlePayment(std::string order_id, bool approved, int64_t now_ms) {
-  return writer_.Run([order_id = std::move(order_id), approved, now_ms](Connection& conn) -> Result<Order> {
+  return WriteAnnounced<Order>([order_id = std::move(order_id), approved, now_ms](
+                                   Connection& conn, ProductChangeOutbox& changed) -> Result<Order> {
     auto o = FindHeader(conn, order_id);
     if (!o) return o.error();
-    // The first recorded decision wins; a redelivery's answer is ignored.
-    if (o->payment.empty()) {
-      o->payment = approved ? "approved" : "declined";
-      auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ?");
-      if (!st) return st.error();
-      st->Bind(1, o->payment).Bind(2, o->id);
-      if (auto r = st->Run(); !r) return r.error();
-    }
+    if (auto r = Decide(conn, *o, approved, now_ms); !r) return r.error();
     if (o->payment == "approved") return Confirm(conn, std::move(*o), now_ms);
     // Only a rejection gives stock back, and only that needs the items.
     if (auto r = LoadItems(conn, *o); !r) return r.error();
-    return Reject(conn, std::move(*o), "payment_declined", now_ms);
+    return Reject(conn, std::move(*o), "payment_declined", now_ms, changed);
   });
 }
 
@@ -352,10 +461,11 @@ Async<Order> SqliteOrderStore::ConfirmOrder(std::string order_id, int64_t now_ms
 }
 
 Async<Order> SqliteOrderStore::RejectOrder(std::string order_id, std::string reason, int64_t now_ms) {
-  return writer_.Run([order_id = std::move(order_id), reason = std::move(reason), now_ms](Connection& conn) -> Result<Order> {
+  return WriteAnnounced<Order>([order_id = std::move(order_id), reason = std::move(reason), now_ms](
+                                   Connection& conn, ProductChangeOutbox& changed) -> Result<Order> {
     auto o = Find(conn, order_id);
     if (!o) return o.error();
-    return Reject(conn, std::move(*o), reason, now_ms);
+    return Reject(conn, std::move(*o), reason, now_ms, changed);
   });
 }
 

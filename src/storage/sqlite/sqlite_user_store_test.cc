@@ -112,7 +112,7 @@ TEST_F(SqliteDatabaseTest, MigrationsAreIdempotentAcrossReopens) {
   {
     auto db = OpenOrDie(dir_.path());
     EXPECT_EQ(MigrationCount(*db), latest);
-    ASSERT_TRUE(Exec(*db, "INSERT INTO users VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)"));
+    ASSERT_TRUE(Exec(*db, "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)"));
   }
   for (int i = 0; i < 3; ++i) {
     auto db = OpenOrDie(dir_.path());
@@ -120,6 +120,38 @@ TEST_F(SqliteDatabaseTest, MigrationsAreIdempotentAcrossReopens) {
     EXPECT_EQ(QueryText(*db, "SELECT MAX(version) FROM schema_migrations"),
               std::to_string(Migrations().back().version));
     EXPECT_EQ(QueryText(*db, "SELECT email FROM users WHERE id = 'u1'"), "a@example.com");
+  }
+}
+
+// A database written by a build without migration 5 (it may have later ones,
+// numbered ahead by parallel work): its users and sessions survive, every
+// user at token version 0, every family started at its oldest token on file.
+TEST_F(SqliteDatabaseTest, Migration5KeepsExistingUsersAndDatesTheirFamilies) {
+  {
+    // Every migration but 5, as that build left it.
+    auto conn = Connection::Open({.path = (fs::path(dir_.path()) / "shopd.db").string()});
+    ASSERT_TRUE(conn) << conn.error().internal;
+    std::vector<Migration> before;
+    for (const Migration& m : Migrations())
+      if (m.version != 5) before.push_back(m);
+    ASSERT_TRUE(ApplyMigrations(**conn, before));
+    ASSERT_TRUE((*conn)->Exec("INSERT INTO users VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)"));
+    ASSERT_TRUE((*conn)->Exec(
+        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, issued_at, expires_at, spent_at) "
+        "VALUES ('t1', 'u1', 'f1', 100, 200, 150), ('t2', 'u1', 'f1', 150, 250, NULL), "
+        "('t3', 'u1', 'f2', 300, 400, NULL)"));
+  }
+  auto db = OpenOrDie(dir_.path());
+  EXPECT_EQ(MigrationCount(*db), static_cast<int64_t>(Migrations().size()));
+  exec::WorkerPool pool(1, 16);
+  SqliteUserStore store(*db, pool);
+  auto user = Await(store.FindUserById("u1"));
+  ASSERT_TRUE(user) << user.error().internal;
+  EXPECT_EQ(user->token_version, 0);
+  for (auto [hash, started] : {std::pair{"t1", 100}, {"t2", 100}, {"t3", 300}}) {
+    auto t = Await(store.FindRefreshToken(hash));
+    ASSERT_TRUE(t) << hash;
+    EXPECT_EQ(t->token.family_started_at, started) << hash;
   }
 }
 
@@ -188,13 +220,13 @@ TEST_F(SqliteDatabaseTest, ALockHeldPastTheBusyTimeoutIsUnavailable) {
   auto r = holder->WithConnection([&](Connection& conn) -> core::Result<void> {
     auto tx = Transaction::BeginImmediate(conn);
     if (!tx) return tx.error();
-    return Exec(*waiter, "INSERT INTO users VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)");
+    return Exec(*waiter, "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)");
   });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, core::Errc::kUnavailable) << r.error().internal;
   EXPECT_GT(r.error().retry_after_s, 0);
   // The holder's transaction was rolled back, so the waiter can write now.
-  EXPECT_TRUE(Exec(*waiter, "INSERT INTO users VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)"));
+  EXPECT_TRUE(Exec(*waiter, "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1)"));
 }
 
 TEST_F(SqliteDatabaseTest, ErrorsKeepSqliteDetailOutOfTheClientMessage) {
@@ -218,7 +250,7 @@ TEST_F(SqliteDatabaseTest, ForeignKeysAreEnforced) {
 TEST_F(SqliteDatabaseTest, CachedStatementsAreReusedAndNestedUseIsSafe) {
   auto db = OpenOrDie(dir_.path());
   ASSERT_TRUE(Exec(*db,
-                   "INSERT INTO users VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1), "
+                   "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES ('u1', 'a@example.com', 'A', 'user', 'h', 1), "
                    "('u2', 'b@example.com', 'B', 'user', 'h', 2)"));
   auto r = db->WithConnection([](Connection& conn) -> core::Result<std::string> {
     const char* sql = "SELECT id FROM users ORDER BY id";

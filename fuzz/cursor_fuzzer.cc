@@ -30,6 +30,7 @@
 #include "fuzz/fuzz_stores.h"
 #include "http/paging.h"
 #include "http/request.h"
+#include "ratelimit/memory/memory_rate_limiter.h"
 #include "services/catalog/catalog_service.h"
 #include "services/orders/orders_service.h"
 
@@ -76,7 +77,8 @@ shopd::core::Result<shopd::storage::OrderPage> ListOrders(OrdersService& orders,
 void OrdersCursor(std::string_view text) {
   shopd::fuzz::RecordingOrderStore store;
   shopd::core::ManualClock clock;
-  OrdersService orders(store, clock);
+  shopd::ratelimit::MemoryRateLimiter limiter(clock);
+  OrdersService orders(shopd::services::OrdersConfig{}, store, limiter, clock);
 
   // As sent by a client.
   store.next_cursor = "42";

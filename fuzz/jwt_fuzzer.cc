@@ -77,6 +77,8 @@ bool ShouldAccept(std::string_view header_json, std::string_view payload_json, s
   // In 128 bits, so the oracle cannot overflow where the codec saturates.
   if (static_cast<__int128>(exp->get_int64()) + kLeeway <= kNow) return false;
   if (static_cast<__int128>(iat->get_int64()) > static_cast<__int128>(kNow) + kLeeway) return false;
+  // The token version is optional (tokens from before it existed are version 0).
+  if (const auto* ver = p->if_contains("ver"); ver && (!ver->is_int64() || ver->get_int64() < 0)) return false;
   return true;
 }
 
@@ -103,7 +105,7 @@ void CheckVerified(std::string_view token) {
   auto again = Codec().Verify(Codec().Sign(*claims), kNow);
   FUZZ_CHECK(again.has_value());
   FUZZ_CHECK(again->sub == claims->sub && again->role == claims->role && again->jti == claims->jti &&
-             again->iat == claims->iat && again->exp == claims->exp);
+             again->iat == claims->iat && again->exp == claims->exp && again->ver == claims->ver);
 }
 
 }  // namespace

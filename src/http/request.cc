@@ -16,6 +16,7 @@ void Request::Bind(const Raw* raw, Method method, std::string_view method_text, 
   query_ = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
   body_ = body;
   remote_ip_ = remote_ip;
+  client_address_ = client_key_ = remote_ip;
 }
 
 std::string_view Request::Header(std::string_view name) const {
@@ -24,6 +25,17 @@ std::string_view Request::Header(std::string_view name) const {
   auto it = fields.find(name);
   if (it == fields.end()) return {};
   return it->value();
+}
+
+std::string Request::JoinedHeader(std::string_view name) const {
+  std::string out;
+  if (!raw_ || !raw_->message) return out;
+  auto [first, last] = raw_->message->base().equal_range(name);
+  for (auto it = first; it != last; ++it) {
+    if (!out.empty()) out += ',';
+    out.append(it->value());
+  }
+  return out;
 }
 
 bool Request::QueryParam(std::string_view name, std::string& out) const {

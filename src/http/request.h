@@ -39,13 +39,20 @@ class Request {
   std::string_view path() const { return path_; }
   std::string_view query() const { return query_; }     // without '?'
   std::string_view body() const { return body_; }
+  // The TCP peer. Behind a trusted proxy that is the proxy: use client_address().
   std::string_view remote_ip() const { return remote_ip_; }
+  // Who sent the request (see http/client_address.h), and the key rate limits
+  // count them under (an IPv6 client by its /64).
+  std::string_view client_address() const { return client_address_; }
+  std::string_view client_key() const { return client_key_; }
   std::string_view request_id() const { return request_id_; }
   // The matched route's template ("/v1/users/{id}"), or "unmatched".
   std::string_view route() const { return route_; }
 
   // Case-insensitive header lookup; "" when absent.
   std::string_view Header(std::string_view name) const;
+  // Every line of a header that may repeat, joined by "," (RFC 9110 5.3).
+  std::string JoinedHeader(std::string_view name) const;
   // A decoded query parameter; nullopt-like empty + false when absent.
   bool QueryParam(std::string_view name, std::string& out) const;
 
@@ -67,6 +74,11 @@ class Request {
     has_principal_ = true;
   }
   void SetRequestId(std::string id) { request_id_ = std::move(id); }
+  // Both views must outlive the request; Bind sets both to the peer.
+  void SetClient(std::string_view address, std::string_view key) {
+    client_address_ = address;
+    client_key_ = key;
+  }
 
   // Internal to the http module: binds the request to a parsed message.
   struct Raw;
@@ -84,7 +96,7 @@ class Request {
   const Raw* raw_ = nullptr;
   Method method_ = Method::kOther;
   std::string_view method_text_;
-  std::string_view target_, path_, query_, body_, remote_ip_;
+  std::string_view target_, path_, query_, body_, remote_ip_, client_address_, client_key_;
   std::string_view route_ = "unmatched";
   std::string request_id_;
   std::pair<std::string_view, std::string_view> params_[kMaxPathParams];

@@ -22,7 +22,9 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
+#include "http/client_address.h"
 #include "http/detail/raw_request.h"
 #include "http/dispatcher.h"
 #include "http/router.h"
@@ -118,12 +120,38 @@ struct Reactor;
 struct ConnectionStats {
   std::atomic<int64_t> open{0};
   obs::Gauge* active_gauge = nullptr;
+
+  // Open connections per client key. Bounded: an entry exists only while one
+  // of the (at most max-connections) connections from that key is open.
+  std::mutex per_address_mu;
+  std::unordered_map<std::string, int64_t> per_address;
+
+  bool TryOpenFrom(const std::string& key, int64_t cap) {
+    std::lock_guard lock(per_address_mu);
+    auto [it, inserted] = per_address.try_emplace(key, 0);
+    if (it->second >= cap) return false;
+    ++it->second;
+    return true;
+  }
+  void CloseFrom(const std::string& key) {
+    std::lock_guard lock(per_address_mu);
+    auto it = per_address.find(key);
+    if (it != per_address.end() && --it->second <= 0) per_address.erase(it);
+  }
+};
+
+// Who is at the other end of a connection, worked out once at accept.
+struct Peer {
+  std::string ip;
+  std::string key;      // RateLimitKey(ip)
+  bool trusted = false; // a trusted proxy: its requests name the client
+  bool counted = false; // holds a slot of the per-address cap
 };
 
 struct Session {
   enum class Phase { kHeader, kBody, kHandling, kWriting, kIdle, kClosing };
 
-  Session(Reactor& r, tcp::socket s);
+  Session(Reactor& r, tcp::socket s, Peer p);
   ~Session();
 
   void SetPhase(Phase p, int64_t timeout_ms) {
@@ -141,7 +169,11 @@ struct Session {
   Session* next = nullptr;
   Phase phase = Phase::kHeader;
   int64_t deadline_ms = 0;
-  std::string remote_ip;
+  Peer peer;
+  // Behind a trusted proxy: this request's forwarded header and client key,
+  // which the Request views while it is handled.
+  std::string forwarded;
+  std::string client_key;
 };
 
 }  // namespace
@@ -154,6 +186,9 @@ struct Server::Impl {
       stats.active_gauge = &metrics->GetGauge("shopd_http_connections_active", "Open client connections.");
       connections_rejected = &metrics->GetCounter("shopd_http_connections_rejected_total",
                                                   "Connections refused because max-connections was reached.");
+      address_connections_rejected =
+          &metrics->GetCounter("shopd_http_address_connections_rejected_total",
+                               "Connections refused because their address had max-connections-per-address open.");
       timeouts = &metrics->GetCounter("shopd_http_timeouts_total",
                                       "Connections closed by a header, body, idle or write timeout.");
     }
@@ -164,7 +199,8 @@ struct Server::Impl {
   void BeginDrain(Reactor& r);
   asio::awaitable<void> AcceptLoop(Reactor& r);
   asio::awaitable<void> SweepLoop(Reactor& r);
-  asio::awaitable<void> SessionLoop(Reactor& r, tcp::socket socket);
+  asio::awaitable<void> SessionLoop(Reactor& r, tcp::socket socket, Peer peer);
+  void BindClient(Session& s, Request& req);
   void StartSession(Reactor& r, tcp::socket socket);
 
   int64_t SweepIntervalMs() const {
@@ -181,6 +217,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::function<void()> periodic_hook;
   obs::Counter* connections_rejected = nullptr;
+  obs::Counter* address_connections_rejected = nullptr;
   obs::Counter* timeouts = nullptr;
 };
 
@@ -225,18 +262,17 @@ struct Reactor {
   time_t date_s = 0;
 };
 
-Session::Session(Reactor& r, tcp::socket s) : reactor(r), socket(std::move(s)) {
+Session::Session(Reactor& r, tcp::socket s, Peer p) : reactor(r), socket(std::move(s)), peer(std::move(p)) {
   reactor.Link(this);
   ++reactor.stats.open;
   if (reactor.stats.active_gauge) reactor.stats.active_gauge->Add(1);
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // see PERFORMANCE-NOTES: Nagle stalls pipelined writes
-  auto ep = socket.remote_endpoint(ec);
-  if (!ec) remote_ip = ep.address().to_string();
 }
 
 Session::~Session() {
   reactor.Unlink(this);
+  if (peer.counted) reactor.stats.CloseFrom(peer.key);
   --reactor.stats.open;
   if (reactor.stats.active_gauge) reactor.stats.active_gauge->Add(-1);
 }
@@ -244,13 +280,39 @@ Session::~Session() {
 }  // namespace
 
 void Server::Impl::StartSession(Reactor& r, tcp::socket socket) {
+  beast::error_code ec;
   if (stats.open.load(std::memory_order_relaxed) >= config.max_connections) {
     if (connections_rejected) connections_rejected->Inc();
-    beast::error_code ec;
     socket.close(ec);
     return;
   }
-  asio::co_spawn(r.io, SessionLoop(r, std::move(socket)), asio::detached);
+  Peer peer;
+  auto ep = socket.remote_endpoint(ec);
+  if (!ec) peer.ip = ep.address().to_string();
+  peer.key = RateLimitKey(peer.ip);
+  peer.trusted = config.trusted_proxies.Contains(peer.ip);
+  if (!peer.trusted) {
+    if (!stats.TryOpenFrom(peer.key, config.max_connections_per_address)) {
+      if (address_connections_rejected) address_connections_rejected->Inc();
+      socket.close(ec);
+      return;
+    }
+    peer.counted = true;
+  }
+  asio::co_spawn(r.io, SessionLoop(r, std::move(socket), std::move(peer)), asio::detached);
+}
+
+void Server::Impl::BindClient(Session& s, Request& req) {
+  if (!s.peer.trusted) {
+    req.SetClient(s.peer.ip, s.peer.key);
+    return;
+  }
+  s.forwarded = req.JoinedHeader(config.forwarded_header == ForwardedHeader::kForwarded ? "Forwarded"
+                                                                                        : "X-Forwarded-For");
+  std::string_view client = ResolveClientAddress(s.peer.ip, s.forwarded, config.forwarded_header,
+                                                 config.trusted_proxies);
+  s.client_key = RateLimitKey(client);
+  req.SetClient(client, s.client_key);
 }
 
 asio::awaitable<void> Server::Impl::AcceptLoop(Reactor& r) {
@@ -321,8 +383,8 @@ asio::awaitable<void> Server::Impl::SweepLoop(Reactor& r) {
   if (periodic_hook) periodic_hook();
 }
 
-asio::awaitable<void> Server::Impl::SessionLoop(Reactor& r, tcp::socket socket) {
-  Session s(r, std::move(socket));
+asio::awaitable<void> Server::Impl::SessionLoop(Reactor& r, tcp::socket socket, Peer peer) {
+  Session s(r, std::move(socket), std::move(peer));
   const ServerConfig& cfg = config;
   // The buffer never has to hold a body (the parser moves body bytes out as
   // they arrive), only a header block plus one read.
@@ -375,7 +437,8 @@ asio::awaitable<void> Server::Impl::SessionLoop(Reactor& r, tcp::socket socket) 
         }
         Request req;
         req.SetStartNs(NowNs());
-        req.Bind(nullptr, Method::kOther, "", "", "", s.remote_ip);
+        req.Bind(nullptr, Method::kOther, "", "", "", s.peer.ip);
+        req.SetClient(s.peer.ip, s.peer.key);
         Response res = dispatcher.ForProtocolError(req, status, slug, detail);
         AppendResponse(out, res, false, true, r.date_line);
         close_after = true;
@@ -399,7 +462,8 @@ asio::awaitable<void> Server::Impl::SessionLoop(Reactor& r, tcp::socket socket) 
       Request req;
       req.SetStartNs(NowNs());
       const Method method = ToMethod(msg.method());
-      req.Bind(&raw, method, msg.method_string(), msg.target(), msg.body(), s.remote_ip);
+      req.Bind(&raw, method, msg.method_string(), msg.target(), msg.body(), s.peer.ip);
+      BindClient(s, req);
       Dispatcher::Pending pending;
       dispatcher.Begin(req, pending);
       if (pending.async_route) {

@@ -16,6 +16,12 @@ void ServerConfig::Declare(config::ConfigSource& src) {
   src.Declare({"write-timeout-ms", "30000", "time a client has to take a response"});
   src.Declare({"drain-timeout-ms", "10000", "on SIGTERM, time allowed to finish in-flight requests"});
   src.Declare({"max-connections", "10000", "open connections per process; more are refused"});
+  src.Declare({"max-connections-per-address", "1024",
+               "open connections per client address (IPv6: per /64); more are refused; trusted proxies are exempt"});
+  src.Declare({"trusted-proxies", "",
+               "comma-separated CIDRs of proxies whose forwarded client address is believed (default: none)"});
+  src.Declare({"forwarded-header", "x-forwarded-for",
+               "header the trusted proxies write the client address into: x-forwarded-for or forwarded"});
   src.Declare({"cors-origins", "", "comma-separated origins allowed by CORS (default: none)"});
   src.Declare({"admin-listen", "",
                "HOST:PORT of a separate listener for /metrics (default: none, /metrics is on --listen); "
@@ -58,6 +64,16 @@ core::Result<ServerConfig> ServerConfig::Load(const config::ConfigSource& src) {
   errs.Take(src.GetInt("write-timeout-ms", 10, 3'600'000), c.write_timeout_ms);
   errs.Take(src.GetInt("drain-timeout-ms", 0, 3'600'000), c.drain_timeout_ms);
   errs.Take(src.GetInt("max-connections", 1, 10'000'000), c.max_connections);
+  errs.Take(src.GetInt("max-connections-per-address", 1, 10'000'000), c.max_connections_per_address);
+  std::vector<std::string> proxies;
+  errs.Take(src.GetList("trusted-proxies"), proxies);
+  if (auto parsed = TrustedProxies::Parse(proxies)) c.trusted_proxies = std::move(*parsed);
+  else errs.Add(parsed.error().message);
+  std::string forwarded;
+  errs.Take(src.GetString("forwarded-header"), forwarded);
+  if (forwarded == "forwarded") c.forwarded_header = ForwardedHeader::kForwarded;
+  else if (forwarded != "x-forwarded-for")
+    errs.Add("forwarded-header: expected x-forwarded-for or forwarded, got '" + forwarded + "'");
   errs.Take(src.GetList("cors-origins"), c.cors_origins);
   std::string admin_listen;
   errs.Take(src.GetString("admin-listen"), admin_listen);

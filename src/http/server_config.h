@@ -7,6 +7,7 @@
 
 #include "config/config_source.h"
 #include "core/error.h"
+#include "http/client_address.h"
 
 namespace shopd::http {
 
@@ -22,6 +23,11 @@ struct ServerConfig {
   int64_t write_timeout_ms = 30'000;
   int64_t drain_timeout_ms = 10'000;
   int64_t max_connections = 10'000;
+  // Per client address (an IPv6 client by its /64); trusted proxies are exempt.
+  int64_t max_connections_per_address = 1024;
+  // Only from these peers is the client address read from `forwarded_header`.
+  TrustedProxies trusted_proxies;
+  ForwardedHeader forwarded_header = ForwardedHeader::kXForwardedFor;
   std::vector<std::string> cors_origins;
   // A second listener for operational endpoints (/metrics); empty = none.
   std::string admin_host;

@@ -6,7 +6,12 @@ import re
 import time
 import unittest
 
-from harness import (PROBLEM_BASE, ShopdServer, ShopdTestCase, free_port, unique_email)
+from harness import (PROBLEM_BASE, ShopdServer, ShopdTestCase, free_port, raw_connect,
+                     recv_until_closed, unique_email)
+
+# An unknown refresh token of the right shape: refused with 401 after the per-address
+# limiter has counted it, without a database write.
+UNKNOWN_REFRESH = "x" * 43
 
 
 def metric_values(body, name):
@@ -89,6 +94,98 @@ class AdminListenerConfigTest(unittest.TestCase):
             self.assertIn("admin-listen", srv.stderr_text())
         finally:
             srv.close()
+
+
+class SpoofedForwardingHeadersTest(ShopdTestCase):
+    """With no trusted proxies, Forwarded / X-Forwarded-For are the client's own words."""
+    server_options = {"token-requests-per-ip": 3}
+
+    def refresh_as(self, headers):
+        return self.server.request("POST", "/v1/auth/refresh", body={"refresh_token": UNKNOWN_REFRESH},
+                                   headers=headers)
+
+    def test_forged_client_addresses_share_the_peer_budget(self):
+        forged = [{"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2, 10.0.0.1"},
+                  {"Forwarded": "for=203.0.113.9"}]
+        for h in forged:
+            self.assertProblem(self.refresh_as(h), 401, "invalid-refresh-token")
+        resp = self.refresh_as({"X-Forwarded-For": "192.0.2.77"})
+        self.assertProblem(resp, 429, "rate-limited")
+        self.assertIn("retry-after", resp[1])
+
+
+class TrustedProxyTest(ShopdTestCase):
+    """Behind a trusted proxy each client is limited on its own address, the right-most hop
+    the proxy did not add; an IPv6 client by its /64."""
+    server_options = {"token-requests-per-ip": 3, "trusted-proxies": "127.0.0.1/32"}
+
+    def refresh_from(self, xff):
+        return self.server.request("POST", "/v1/auth/refresh", body={"refresh_token": UNKNOWN_REFRESH},
+                                   headers={"X-Forwarded-For": xff})
+
+    def exhaust(self, xff):
+        for _ in range(3):
+            self.assertProblem(self.refresh_from(xff), 401, "invalid-refresh-token")
+        self.assertProblem(self.refresh_from(xff), 429, "rate-limited")
+
+    def test_each_client_behind_the_proxy_has_its_own_budget(self):
+        self.exhaust("198.51.100.1")
+        self.assertProblem(self.refresh_from("198.51.100.2"), 401, "invalid-refresh-token")
+        # A client prepending a made-up hop is still keyed by the address the proxy saw.
+        self.assertProblem(self.refresh_from("203.0.113.5, 198.51.100.1"), 429, "rate-limited")
+
+    def test_ipv6_clients_share_a_budget_per_slash_64(self):
+        self.exhaust("2001:db8:1:2::1")
+        self.assertProblem(self.refresh_from("2001:db8:1:2::ffff"), 429, "rate-limited")
+        self.assertProblem(self.refresh_from("2001:db8:1:3::1"), 401, "invalid-refresh-token")
+
+    def test_without_a_forwarding_header_the_proxy_itself_is_the_client(self):
+        for _ in range(3):
+            self.assertProblem(self.server.request("POST", "/v1/auth/refresh",
+                                                   body={"refresh_token": UNKNOWN_REFRESH}),
+                               401, "invalid-refresh-token")
+        self.assertProblem(self.server.request("POST", "/v1/auth/refresh",
+                                               body={"refresh_token": UNKNOWN_REFRESH}), 429, "rate-limited")
+
+
+def open_idle_connections(port, n):
+    """n connections, each of the first n-1 proven taken in by one request before the next is
+    opened (reactors accept in any order, so the one over a cap must be opened last)."""
+    socks = []
+    for _ in range(n - 1):
+        s = raw_connect(port)
+        socks.append(s)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200"), "connection under the cap refused"
+    socks.append(raw_connect(port))
+    return socks
+
+
+class ConnectionsPerAddressTest(unittest.TestCase):
+    def test_the_connection_over_the_per_address_cap_is_closed(self):
+        with ShopdServer(options={"max-connections-per-address": 5}) as srv:
+            socks = open_idle_connections(srv.port, 6)
+            try:
+                data, how = recv_until_closed(socks[-1], 5)
+                self.assertIn(how, ("eof", "reset"), "sixth connection was kept open")
+                self.assertEqual(data, b"")
+                # Closing one frees its slot.
+                socks[0].close()
+                time.sleep(0.2)
+                self.assertEqual(srv.request("GET", "/health")[0], 200)
+            finally:
+                for s in socks:
+                    s.close()
+
+    def test_trusted_proxies_are_exempt(self):
+        with ShopdServer(options={"max-connections-per-address": 5, "trusted-proxies": "127.0.0.0/8"}) as srv:
+            socks = open_idle_connections(srv.port, 8)
+            try:
+                socks[-1].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(socks[-1].recv(4096).startswith(b"HTTP/1.1 200"))
+            finally:
+                for s in socks:
+                    s.close()
 
 
 if __name__ == "__main__":

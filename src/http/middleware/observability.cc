@@ -100,7 +100,7 @@ void ObservabilityMiddleware::OnResponse(const Request& req, Response& res) {
     rec.target = req.target();
     rec.status = res.status;
     rec.duration_ms = static_cast<double>(elapsed_ns) / 1e6;
-    rec.remote_ip = req.remote_ip();
+    rec.remote_ip = req.client_address();
     rec.bytes_out = res.body.size();
     impl_->access_log->Write(rec);
   }

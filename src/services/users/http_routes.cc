@@ -80,7 +80,7 @@ void RegisterUserRoutes(http::Router& router, UsersService& users) {
     RegisterInput input{in.RequiredString("email"), in.RequiredString("password"), in.RequiredString("name")};
     in.RejectUnknown({"email", "password", "name"});
     if (auto err = in.Finish()) co_return http::ProblemFromError(req, *err);
-    auto user = co_await users.Register(std::move(input), std::string(req.remote_ip()));
+    auto user = co_await users.Register(std::move(input), std::string(req.client_key()));
     if (!user) co_return http::ProblemFromError(req, user.error());
     Response res = Response::Json(201, UserJson(*user));
     res.SetHeader("Location", "/v1/users/" + user->id);
@@ -95,7 +95,7 @@ void RegisterUserRoutes(http::Router& router, UsersService& users) {
     std::string password = in.RequiredString("password");
     in.RejectUnknown({"email", "password"});
     if (auto err = in.Finish()) co_return http::ProblemFromError(req, *err);
-    auto tokens = co_await users.Login(std::move(email), std::move(password), std::string(req.remote_ip()));
+    auto tokens = co_await users.Login(std::move(email), std::move(password), std::string(req.client_key()));
     if (!tokens) co_return http::ProblemFromError(req, tokens.error());
     co_return TokensJson(*tokens);
   }, auth_route);
@@ -103,7 +103,7 @@ void RegisterUserRoutes(http::Router& router, UsersService& users) {
   router.Post("/v1/auth/refresh", [&users](Request& req) -> awaitable<Response> {
     auto token = ReadRefreshToken(req);
     if (!token) co_return http::ProblemFromError(req, token.error());
-    auto tokens = co_await users.Refresh(std::move(*token), std::string(req.remote_ip()));
+    auto tokens = co_await users.Refresh(std::move(*token), std::string(req.client_key()));
     if (!tokens) co_return http::ProblemFromError(req, tokens.error());
     co_return TokensJson(*tokens);
   }, auth_route);
@@ -111,7 +111,7 @@ void RegisterUserRoutes(http::Router& router, UsersService& users) {
   router.Post("/v1/auth/logout", [&users](Request& req) -> awaitable<Response> {
     auto logout = ReadLogout(req);
     if (!logout) co_return http::ProblemFromError(req, logout.error());
-    auto done = co_await users.Logout(std::move(logout->refresh_token), logout->all, std::string(req.remote_ip()));
+    auto done = co_await users.Logout(std::move(logout->refresh_token), logout->all, std::string(req.client_key()));
     if (!done) co_return http::ProblemFromError(req, done.error());
     co_return Response::Empty(204);
   }, auth_route);

@@ -98,6 +98,12 @@ const Route* Router::FindIn(Method m, std::string_view path, Request* req, bool*
   return nullptr;
 }
 
+int64_t Router::BodyLimit(Method m, std::string_view path) const {
+  bool exists = false;
+  const Route* r = FindIn(m, path, nullptr, &exists);
+  return r ? r->options.max_body_bytes : 0;
+}
+
 Router::Match Router::Find(Method m, Request& req) const {
   Match match;
   std::string_view path = req.path();

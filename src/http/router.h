@@ -29,6 +29,7 @@ using AsyncHandler = std::function<boost::asio::awaitable<Response>(Request&)>;
 struct RouteOptions {
   bool requires_auth = false;  // bearer token verified before the handler runs
   bool no_store = false;       // responses carry Cache-Control: no-store
+  int64_t max_body_bytes = 0;  // a lower body limit than the server's; 0 = the server's
 };
 
 struct Route {
@@ -58,6 +59,9 @@ class Router {
 
   // HEAD falls back to GET routes (the server drops the body).
   Match Find(Method m, Request& req) const;
+  // The body limit of the route for (m, path); 0 when it has none of its own
+  // or there is no such route. Asked once a request's header is in.
+  int64_t BodyLimit(Method m, std::string_view path) const;
 
   const std::vector<std::unique_ptr<Route>>& routes() const { return routes_; }
 

@@ -15,17 +15,16 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <charconv>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
 #include "http/client_address.h"
+#include "http/detail/body_budget.h"
 #include "http/detail/raw_request.h"
+#include "http/detail/request_reader.h"
+#include "http/detail/response_writer.h"
 #include "http/dispatcher.h"
 #include "http/router.h"
 #include "obs/log.h"
@@ -53,65 +52,6 @@ int64_t NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-Method ToMethod(bhttp::verb v) {
-  switch (v) {
-    case bhttp::verb::get: return Method::kGet;
-    case bhttp::verb::head: return Method::kHead;
-    case bhttp::verb::post: return Method::kPost;
-    case bhttp::verb::put: return Method::kPut;
-    case bhttp::verb::patch: return Method::kPatch;
-    case bhttp::verb::delete_: return Method::kDelete;
-    case bhttp::verb::options: return Method::kOptions;
-    default: return Method::kOther;
-  }
-}
-
-bool SafeHeaderValue(std::string_view v) {
-  for (char c : v)
-    if (c == '\r' || c == '\n') return false;
-  return true;
-}
-
-void AppendNumber(std::string& out, size_t n) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, end);
-}
-
-// Writes the response bytes directly: Beast's generic serializer is the single
-// largest cost of a small response (see shared/PERFORMANCE-NOTES.md).
-void AppendResponse(std::string& out, const Response& r, bool head_request, bool close,
-                    std::string_view date_line) {
-  out += "HTTP/1.1 ";
-  AppendNumber(out, static_cast<size_t>(r.status));
-  out += ' ';
-  out += StatusReason(r.status);
-  out += "\r\n";
-  out += date_line;
-  const bool bodyless_status = r.status == 204 || r.status == 304 || r.status < 200;
-  if (!bodyless_status) {
-    if (!r.content_type.empty()) {
-      out += "Content-Type: ";
-      out += r.content_type;
-      out += "\r\n";
-    }
-    out += "Content-Length: ";
-    AppendNumber(out, r.body.size());
-    out += "\r\n";
-  }
-  for (const auto& [name, value] : r.headers) {
-    if (!SafeHeaderValue(name) || !SafeHeaderValue(value)) continue;  // no header injection
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
-  for (std::string_view block : r.static_header_blocks) out += block;
-  if (close) out += "Connection: close\r\n";
-  out += "\r\n";
-  if (!head_request && !bodyless_status) out += r.body;
 }
 
 struct Reactor;
@@ -181,7 +121,10 @@ struct Session {
 struct Server::Impl {
   Impl(ServerConfig c, const Router& router, std::vector<std::unique_ptr<Middleware>> mws,
        const Authenticator* auth, obs::MetricsRegistry* metrics)
-      : config(std::move(c)), dispatcher(router, std::move(mws), auth) {
+      : config(std::move(c)),
+        router(router),
+        dispatcher(router, std::move(mws), auth),
+        body_budget(config.max_buffered_body_bytes) {
     if (metrics) {
       stats.active_gauge = &metrics->GetGauge("shopd_http_connections_active", "Open client connections.");
       connections_rejected = &metrics->GetCounter("shopd_http_connections_rejected_total",
@@ -210,7 +153,9 @@ struct Server::Impl {
   }
 
   ServerConfig config;
+  const Router& router;
   Dispatcher dispatcher;
+  detail::BodyBudget body_budget;
   std::vector<std::unique_ptr<Reactor>> reactors;
   uint16_t bound_port = 0;
   ConnectionStats stats;
@@ -390,78 +335,42 @@ asio::awaitable<void> Server::Impl::SessionLoop(Reactor& r, tcp::socket socket, 
   // they arrive), only a header block plus one read.
   constexpr size_t kReadSize = 16 * 1024;
   beast::flat_buffer buffer(static_cast<size_t>(cfg.max_header_bytes) + kReadSize);
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser;
-  // Beast's header_limit does not fire when the fields arrive across several
-  // put() calls, so the header size is counted here.
-  size_t header_bytes = 0;
-  auto fresh_parser = [&] {
-    parser.emplace();
-    parser->header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
-    parser->body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
-    parser->eager(true);
-    header_bytes = 0;
-  };
-  fresh_parser();
+  detail::RequestReader reader({.max_header_bytes = cfg.max_header_bytes, .max_body_bytes = cfg.max_body_bytes},
+                               &router, &body_budget);
   std::string out;
-  bool continue_sent = false;
   s.SetPhase(Session::Phase::kHeader, cfg.header_timeout_ms);
 
   for (;;) {
     bool close_after = false;
     // Answer every complete request already buffered (pipelining), then write once.
     while (buffer.size() > 0 && !close_after) {
-      beast::error_code ec;
-      const bool in_header = !parser->is_header_done();
-      const size_t used = parser->put(buffer.data(), ec);
-      buffer.consume(used);
-      if (in_header) {
-        header_bytes += used;
-        // With eager parsing the call that completes the header may also take
-        // body bytes; those are bounded by the body limit instead.
-        if (parser->is_header_done() && !ec) header_bytes -= std::min(header_bytes, parser->get().body().size());
-        if (header_bytes > static_cast<size_t>(cfg.max_header_bytes) ||
-            (!parser->is_header_done() && buffer.size() > static_cast<size_t>(cfg.max_header_bytes)))
-          ec = bhttp::error::header_limit;
-      }
-      if (ec == bhttp::error::need_more) {
-        if (used == 0) break;
+      const auto event = reader.Read(buffer);
+      if (event == detail::RequestReader::Event::kNeedMore) break;
+      if (event == detail::RequestReader::Event::kHeader) {
+        s.SetPhase(Session::Phase::kBody, cfg.body_timeout_ms);
+        if (reader.expects_continue()) out += "HTTP/1.1 100 Continue\r\n\r\n";
         continue;
       }
-      if (ec) {
-        int status = 400;
-        std::string_view slug = "bad-request", detail = "malformed HTTP request";
-        if (ec == bhttp::error::header_limit) {
-          status = 431, slug = "header-too-large", detail = "request header block is too large";
-        } else if (ec == bhttp::error::body_limit) {
-          status = 413, slug = "payload-too-large", detail = "request body is too large";
-        }
+      if (event == detail::RequestReader::Event::kError) {
+        const auto& failure = reader.failure();
         Request req;
         req.SetStartNs(NowNs());
         req.Bind(nullptr, Method::kOther, "", "", "", s.peer.ip);
         req.SetClient(s.peer.ip, s.peer.key);
-        Response res = dispatcher.ForProtocolError(req, status, slug, detail);
-        AppendResponse(out, res, false, true, r.date_line);
+        Response res = dispatcher.ForProtocolError(req, failure.status, failure.slug, failure.detail);
+        if (failure.retry_later) res.headers.emplace_back("Retry-After", "1");
+        detail::AppendResponse(out, res, false, true, r.date_line);
         close_after = true;
         break;
-      }
-      if (!parser->is_done()) {
-        if (parser->is_header_done() && s.phase == Session::Phase::kHeader) {
-          s.SetPhase(Session::Phase::kBody, cfg.body_timeout_ms);
-          auto& msg = parser->get();
-          if (!continue_sent && beast::iequals(msg[bhttp::field::expect], "100-continue"))
-            out += "HTTP/1.1 100 Continue\r\n\r\n", continue_sent = true;
-        }
-        if (used == 0) break;
-        continue;
       }
 
       // A complete request.
       s.SetPhase(Session::Phase::kHandling, 0);
-      auto& msg = parser->get();
+      auto& msg = reader.message();
       Request::Raw raw{&msg};
       Request req;
       req.SetStartNs(NowNs());
-      const Method method = ToMethod(msg.method());
+      const Method method = reader.method();
       req.Bind(&raw, method, msg.method_string(), msg.target(), msg.body(), s.peer.ip);
       BindClient(s, req);
       Dispatcher::Pending pending;
@@ -475,10 +384,9 @@ asio::awaitable<void> Server::Impl::SessionLoop(Reactor& r, tcp::socket socket, 
       }
       dispatcher.Finish(req, pending);
       const bool keep = msg.keep_alive() && !pending.response.close && !r.draining;
-      AppendResponse(out, pending.response, method == Method::kHead, !keep, r.date_line);
+      detail::AppendResponse(out, pending.response, method == Method::kHead, !keep, r.date_line);
       if (!keep) close_after = true;
-      fresh_parser();
-      continue_sent = false;
+      reader.Next();
       s.SetPhase(buffer.size() > 0 ? Session::Phase::kHeader : Session::Phase::kIdle,
                  buffer.size() > 0 ? cfg.header_timeout_ms : cfg.idle_timeout_ms);
       if (out.size() > 256 * 1024) break;  // bound the pending output under deep pipelining

@@ -1,6 +1,7 @@
 #include "http/server_config.h"
 
 #include <charconv>
+#include <string>
 #include <thread>
 
 namespace shopd::http {
@@ -9,6 +10,8 @@ void ServerConfig::Declare(config::ConfigSource& src) {
   src.Declare({"listen", "127.0.0.1:8080", "HOST:PORT to listen on"});
   src.Declare({"threads", "0", "reactor threads per process (0 = number of cores)"});
   src.Declare({"max-body-bytes", "1048576", "largest request body accepted (larger: 413)"});
+  src.Declare({"max-buffered-body-bytes", "268435456",
+               "request-body bytes buffered at once across all connections; over it: 503 + Retry-After"});
   src.Declare({"max-header-bytes", "16384", "largest request header block accepted (larger: 431)"});
   src.Declare({"header-timeout-ms", "10000", "time a client has to send a complete header block"});
   src.Declare({"body-timeout-ms", "30000", "time a client has to send the request body"});
@@ -58,6 +61,9 @@ core::Result<ServerConfig> ServerConfig::Load(const config::ConfigSource& src) {
                            : static_cast<int>(threads);
   errs.Take(src.GetInt("max-body-bytes", 0, int64_t{1} << 30), c.max_body_bytes);
   errs.Take(src.GetInt("max-header-bytes", 1024, 1 << 20), c.max_header_bytes);
+  errs.Take(src.GetInt("max-buffered-body-bytes", 1024, int64_t{1} << 40), c.max_buffered_body_bytes);
+  if (c.max_buffered_body_bytes < c.max_body_bytes)
+    errs.Add("max-buffered-body-bytes: must be at least max-body-bytes (" + std::to_string(c.max_body_bytes) + ")");
   errs.Take(src.GetInt("header-timeout-ms", 10, 3'600'000), c.header_timeout_ms);
   errs.Take(src.GetInt("body-timeout-ms", 10, 3'600'000), c.body_timeout_ms);
   errs.Take(src.GetInt("idle-timeout-ms", 10, 3'600'000), c.idle_timeout_ms);

@@ -17,6 +17,9 @@ struct ServerConfig {
   int threads = 1;
   int64_t max_body_bytes = 1 << 20;
   int64_t max_header_bytes = 16 << 10;
+  // Request-body bytes buffered at once across the process's connections; a
+  // body that would go over it is refused (503 + Retry-After) before it is read.
+  int64_t max_buffered_body_bytes = 256 << 20;
   int64_t header_timeout_ms = 10'000;
   int64_t body_timeout_ms = 30'000;
   int64_t idle_timeout_ms = 60'000;

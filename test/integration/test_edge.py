@@ -6,8 +6,8 @@ import re
 import time
 import unittest
 
-from harness import (PROBLEM_BASE, ShopdServer, ShopdTestCase, free_port, raw_connect,
-                     recv_until_closed, unique_email)
+from harness import (PROBLEM_BASE, ShopdServer, ShopdTestCase, free_port, parse_responses,
+                     raw_connect, recv_until_closed, ServerStartError, unique_email)
 
 # An unknown refresh token of the right shape: refused with 401 after the per-address
 # limiter has counted it, without a database write.
@@ -186,6 +186,124 @@ class ConnectionsPerAddressTest(unittest.TestCase):
             finally:
                 for s in socks:
                     s.close()
+
+
+def answer_before_body(port, head, timeout=5):
+    """Send only a request's header; return the one response read before the server closes."""
+    s = raw_connect(port)
+    try:
+        s.sendall(head)
+        data, how = recv_until_closed(s, timeout)
+    finally:
+        s.close()
+    responses, _ = parse_responses(data)
+    assert how in ("eof", "reset"), f"connection left open after {data[:200]!r}"
+    assert len(responses) == 1, f"expected one response, got {data[:300]!r}"
+    return responses[0]
+
+
+class AuthBodyLimitTest(ShopdTestCase):
+    """/v1/auth/* takes at most 16 KiB; other routes keep the server's 1 MiB."""
+
+    def test_a_declared_length_over_16_kib_is_refused_before_the_body_is_sent(self):
+        for path in ("/v1/auth/login", "/v1/auth/register", "/v1/auth/refresh"):
+            head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {16 * 1024 + 1}\r\n\r\n").encode()
+            resp = answer_before_body(self.server.port, head)
+            self.assertEqual(resp.status, 413, resp)
+            self.assertEqual(resp.json()["type"], PROBLEM_BASE + "payload-too-large", resp)
+
+    def test_a_chunked_auth_body_over_16_kib_is_refused(self):
+        s = raw_connect(self.server.port)
+        try:
+            s.sendall(b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            chunk = b"a" * 4096
+            try:
+                for _ in range(6):
+                    s.sendall(b"1000\r\n" + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            data, how = recv_until_closed(s, 5)
+        finally:
+            s.close()
+        responses, _ = parse_responses(data)
+        self.assertEqual(len(responses), 1, data[:300])
+        self.assertEqual(responses[0].status, 413, responses[0])
+        self.assertIn(how, ("eof", "reset"))
+
+    def test_an_auth_body_under_the_limit_is_read(self):
+        # 15 KiB of JSON reaches the validator (422 for the oversized email), not the limit.
+        resp = self.server.request("POST", "/v1/auth/login",
+                                   body={"email": "a" * (15 * 1024), "password": "x"})
+        self.assertEqual(resp[0], 422, resp)
+
+    def test_other_routes_keep_the_server_limit(self):
+        # 20 KiB to /v1/orders gets past the body limit to authentication (401), not 413.
+        resp = self.server.request("POST", "/v1/orders", raw_body=b"{" + b" " * (20 * 1024) + b"}",
+                                   headers={"Content-Type": "application/json"})
+        self.assertEqual(resp[0], 401, resp)
+
+
+class BodyBudgetTest(unittest.TestCase):
+    """Request bodies buffered at once share one budget; a body that does not fit is refused
+    with 503 + Retry-After before it is read, and the budget comes back when bodies finish."""
+
+    options = {"max-buffered-body-bytes": 100_000, "max-body-bytes": 90_000}
+
+    def post_head(self, length):
+        return (f"POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {length}\r\n\r\n").encode()
+
+    def test_a_body_over_the_budget_is_refused_and_the_budget_returns(self):
+        with ShopdServer(options=self.options) as srv:
+            holder = raw_connect(srv.port)
+            try:
+                # Holds 90 000 bytes of the budget while its body trickles in.
+                holder.sendall(self.post_head(90_000) + b"{" + b" " * 1000)
+                time.sleep(0.2)
+                resp = answer_before_body(srv.port, self.post_head(20_000))
+                self.assertEqual(resp.status, 503, resp)
+                self.assertEqual(resp.json()["type"], PROBLEM_BASE + "server-busy", resp)
+                self.assertEqual(resp.headers.get("retry-after"), "1", resp)
+                # A small body still fits beside the held one.
+                small = srv.request("POST", "/v1/orders", raw_body=b"{}",
+                                    headers={"Content-Type": "application/json"})
+                self.assertEqual(small[0], 401, small)
+                # Finishing the held body returns its share: the 20 000-byte body fits now.
+                holder.sendall(b" " * (90_000 - 1002) + b"}")
+                holder.settimeout(5)
+                self.assertTrue(holder.recv(4096).startswith(b"HTTP/1.1 401"))
+            finally:
+                holder.close()
+            resp = srv.request("POST", "/v1/orders", raw_body=b"{" + b" " * 19_998 + b"}",
+                               headers={"Content-Type": "application/json"})
+            self.assertEqual(resp[0], 401, resp)
+
+    def test_a_closed_connection_returns_its_share(self):
+        with ShopdServer(options=self.options) as srv:
+            holder = raw_connect(srv.port)
+            holder.sendall(self.post_head(90_000) + b"{")
+            time.sleep(0.2)
+            self.assertEqual(answer_before_body(srv.port, self.post_head(20_000)).status, 503)
+            holder.close()
+            deadline = time.monotonic() + 5
+            while True:
+                resp = srv.request("POST", "/v1/orders", raw_body=b"{" + b" " * 19_998 + b"}",
+                                   headers={"Content-Type": "application/json"})
+                if resp[0] != 503 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(resp[0], 401, resp)
+
+    def test_a_budget_smaller_than_the_body_limit_is_refused_at_start(self):
+        srv = ShopdServer(options={"max-buffered-body-bytes": 4096, "max-body-bytes": 8192})
+        try:
+            with self.assertRaises(ServerStartError) as caught:
+                srv.start()
+        finally:
+            srv.close()
+        self.assertIn("max-buffered-body-bytes", str(caught.exception))
 
 
 if __name__ == "__main__":

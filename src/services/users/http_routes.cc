@@ -70,7 +70,10 @@ core::Result<LogoutRequest> ReadLogout(const Request& req) {
 }  // namespace
 
 void RegisterUserRoutes(http::Router& router, UsersService& users) {
-  const http::RouteOptions auth_route{.requires_auth = false, .no_store = true};
+  // Credentials are a few hundred bytes: a larger body is an attack on the
+  // parser or the hash pool, refused before it is read.
+  constexpr int64_t kAuthBodyBytes = 16 << 10;
+  const http::RouteOptions auth_route{.requires_auth = false, .no_store = true, .max_body_bytes = kAuthBodyBytes};
   const http::RouteOptions user_route{.requires_auth = true, .no_store = true};
 
   router.Post("/v1/auth/register", [&users](Request& req) -> awaitable<Response> {

@@ -16,7 +16,10 @@ from test_login_abuse import metric, request_from
 READ_BOUND_S = 1.0       # generous: a read on an idle server takes about a millisecond
 QUEUE_WAIT_MS = 300      # --hash-queue-wait-ms of the test server
 AT_ONCE_S = 0.25         # generous: a 503 from a full queue waits for no hash
-REFUSAL_BOUND_S = QUEUE_WAIT_MS / 1000 + 1.0  # a hash that waited too long is refused too
+# A hash that waited too long is refused too; the margin is for a shared CI machine, where the
+# 32 client threads and the tests running beside this one add seconds of scheduling noise. An
+# unbounded queue (what this guards against) makes clients wait 10 s and more.
+REFUSAL_BOUND_S = QUEUE_WAIT_MS / 1000 + 3.0
 
 
 class Flood:

@@ -27,6 +27,7 @@
 #include "obs/metrics.h"
 #include "queue/sqlite/sqlite_job_queue.h"
 #include "queue/worker.h"
+#include "storage/sqlite/sqlite_change_watcher.h"
 #include "workers/order_refund.h"
 #include "workers/order_saga.h"
 #include "workers/payment_provider.h"
@@ -37,6 +38,16 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr const char* kSagaQueue = "order-saga";
+// Writes wake the loops: in this process by a direct call, from other
+// processes through the change watcher. Work no write announces (a retry
+// whose backoff ran out, a lease that expired) is slept until by the job
+// workers (JobQueue::NextDueInMs). The timers left are a safety net.
+// Without the watcher, loops poll as before.
+constexpr int64_t kEventSafetyNetMs = 10'000;
+constexpr int64_t kJobSafetyNetMs = 30'000;
+constexpr int64_t kPollingIdleMaxMs = 50;
+constexpr int64_t kPollingRelayMs = 10;
+constexpr auto kWatchGap = std::chrono::milliseconds(5);
 constexpr const char* kRefundQueue = "order-refund";
 
 queue::JobQueueOptions QueueOptions(const workers::WorkersConfig& c) {
@@ -68,6 +79,8 @@ struct OrderPipeline::Impl {
       : config(c),
         clock(clock),
         pool(pool),
+        change_watcher(background.get_executor(), db.path(), [this] { WakeLoops(); }, kWatchGap),
+        watching(StartWatching()),
         event_log(db, pool, clock),
         jobs(db, pool, clock, QueueOptions(c)),
         payments(workers::SimulatedPaymentOptions{c.payment_decline_rate,
@@ -83,24 +96,34 @@ struct OrderPipeline::Impl {
         saga_worker(jobs,
                     queue::JobWorkerOptions{.queue = kSagaQueue,
                                             .concurrency = static_cast<size_t>(c.workers),
-                                            .lease_ms = c.job_lease_ms},
+                                            .lease_ms = c.job_lease_ms,
+                                            .idle_max_ms = JobIdleMaxMs()},
                     [this](const queue::LeasedJob& job) { return RunSaga(job); }),
         // Each order.created event becomes one saga job, a whole read batch in
         // one group-committed write; the order id dedupes redelivered events,
         // and the saga itself is idempotent on top of that.
         created_consumer(event_log,
-                         events::EventConsumerOptions{.topic = "order.created", .group = "order-saga", .batch_size = 256},
+                         events::EventConsumerOptions{.topic = "order.created",
+                                                      .group = "order-saga",
+                                                      .batch_size = 256,
+                                                      .idle_max_ms = EventIdleMaxMs()},
                          [this](const std::vector<events::Event>& batch) { return EnqueueSagas(batch); }),
         refund_worker(jobs,
-                      queue::JobWorkerOptions{.queue = kRefundQueue, .concurrency = 16, .lease_ms = c.job_lease_ms},
+                      queue::JobWorkerOptions{.queue = kRefundQueue,
+                                              .concurrency = 16,
+                                              .lease_ms = c.job_lease_ms,
+                                              .idle_max_ms = JobIdleMaxMs()},
                       [this](const queue::LeasedJob& job) { return RunRefund(job); }),
         // Each refund request becomes one refund job, deduplicated by order id.
         refund_consumer(event_log,
                         events::EventConsumerOptions{
-                            .topic = std::string(storage::kRefundRequestedTopic), .group = "order-refund",
-                            .batch_size = 256},
+                            .topic = std::string(storage::kRefundRequestedTopic),
+                            .group = "order-refund",
+                            .batch_size = 256,
+                            .idle_max_ms = EventIdleMaxMs()},
                         [this](const std::vector<events::Event>& batch) { return EnqueueRefunds(batch); }),
-        product_tail(event_log, events::EventTailOptions{.topic = std::string(storage::kProductChangedTopic)},
+        product_tail(event_log, events::EventTailOptions{.topic = std::string(storage::kProductChangedTopic),
+                                              .idle_max_ms = EventIdleMaxMs()},
                      [this](const std::vector<events::Event>& batch) { return AnnounceProducts(batch); }),
         relay(db, pool, event_log, RelayOptions()),
         trim_timer(background) {
@@ -166,8 +189,29 @@ struct OrderPipeline::Impl {
     co_return core::Result<void>{};
   }
 
+  bool StartWatching() {
+    auto started = change_watcher.Start();
+    if (!started)
+      obs::LogWarn("database change notifications unavailable; background loops poll",
+                   {{"error", started.error().message}, {"detail", started.error().internal}});
+    return started.has_value();
+  }
+  int64_t EventIdleMaxMs() const { return watching ? kEventSafetyNetMs : kPollingIdleMaxMs; }
+  int64_t JobIdleMaxMs() const { return watching ? kJobSafetyNetMs : kPollingIdleMaxMs; }
+
+  // Some process committed: whichever loop has work finds it.
+  void WakeLoops() {
+    relay.Notify();
+    created_consumer.Notify();
+    refund_consumer.Notify();
+    product_tail.Notify();
+    saga_worker.Notify();
+    refund_worker.Notify();
+  }
+
   events::OutboxRelayOptions RelayOptions() {
     events::OutboxRelayOptions o;
+    o.poll_interval_ms = watching ? kEventSafetyNetMs : kPollingRelayMs;
     o.on_relayed = [this] {
       created_consumer.Notify();
       refund_consumer.Notify();
@@ -191,6 +235,7 @@ struct OrderPipeline::Impl {
 
   asio::awaitable<void> StopLoops() {
     trim_timer.cancel();
+    co_await change_watcher.Stop();
     co_await relay.Stop();
     co_await product_tail.Stop();
     co_await refund_consumer.Stop();
@@ -204,6 +249,9 @@ struct OrderPipeline::Impl {
   exec::WorkerPool& pool;
   asio::io_context background{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(background);
+  // Its callback runs on `background` once that runs, after every loop below exists.
+  storage::sqlite::SqliteChangeWatcher change_watcher;
+  const bool watching;
   events::sqlite::SqliteEventLog event_log;
   queue::sqlite::SqliteJobQueue jobs;
   workers::SimulatedPaymentProvider payments;

@@ -94,7 +94,9 @@ int RunSupervisor(const SupervisorOptions& options, const std::function<int()>& 
     if (stopping && !any_alive) break;
 
     int64_t now = NowMs();
-    int64_t wait_ms = 1000;
+    // Signals (SIGCHLD included) end the wait at once; the timeout is only for
+    // what is scheduled: a restart after its backoff, the kill after the grace.
+    int64_t wait_ms = stopping ? std::max<int64_t>(0, kill_at_ms - now) : 60'000;
     for (const auto& s : slots)
       if (s.restart_at_ms) wait_ms = std::min(wait_ms, std::max<int64_t>(0, s.restart_at_ms - now));
     timespec timeout{wait_ms / 1000, (wait_ms % 1000) * 1'000'000};

@@ -175,7 +175,11 @@ struct Reactor {
     s->next = head;
     if (head) head->prev = s;
     head = s;
-    ++sessions;
+    if (++sessions == 1) {
+      // The sweeper sleeps while there is no connection: wake it for this one.
+      RefreshDate();
+      sweeper.cancel();
+    }
   }
   void Unlink(Session* s) {
     if (s->prev) s->prev->next = s->next;
@@ -308,7 +312,10 @@ void Server::Impl::BeginDrain(Reactor& r) {
 asio::awaitable<void> Server::Impl::SweepLoop(Reactor& r) {
   const auto interval = std::chrono::milliseconds(SweepIntervalMs());
   for (;;) {
-    r.sweeper.expires_after(interval);
+    // With no connection there is no deadline to enforce and no date to keep:
+    // sleep until the first connection (Link) or a drain cancels the wait.
+    if (r.sessions == 0 && !r.draining) r.sweeper.expires_at(asio::steady_timer::time_point::max());
+    else r.sweeper.expires_after(interval);
     co_await r.sweeper.async_wait(kTuple);
     const int64_t now = CoarseNowMs();
     r.RefreshDate();

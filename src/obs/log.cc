@@ -15,16 +15,15 @@
 namespace shopd::obs {
 namespace {
 
-// Buffers whole formatted lines and writes them with write(2), never a partial
-// line: stdio would split lines at its buffer boundary and let the access
-// log's writes land in the middle of one.
+// Writes each formatted line with one write(2), never a partial line: stdio
+// would split lines at its buffer boundary and let the access log's writes
+// land in the middle of one.
 class FdLineSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit FdLineSink(int fd) : fd_(fd) {}
 
   void SetFd(int fd) {
     std::lock_guard lock(mutex_);
-    flush_();
     fd_ = fd;
   }
 
@@ -32,19 +31,12 @@ class FdLineSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t formatted;
     formatter_->format(msg, formatted);
-    buffer_.append(formatted.data(), formatted.size());
-    if (buffer_.size() >= kMaxBufferedBytes) flush_();
+    WriteAll(fd_, std::string_view(formatted.data(), formatted.size()));
   }
-  void flush_() override {
-    if (buffer_.empty()) return;
-    WriteAll(fd_, buffer_);
-    buffer_.clear();
-  }
+  void flush_() override {}
 
  private:
-  static constexpr size_t kMaxBufferedBytes = 64 * 1024;
   int fd_;
-  std::string buffer_;
 };
 
 struct LogState {
@@ -53,8 +45,7 @@ struct LogState {
   std::atomic<bool> json{true};
 };
 
-// Never destroyed, so that logging stays safe during static destruction; the
-// atexit hook writes out what is still buffered.
+// Never destroyed, so that logging stays safe during static destruction.
 LogState& State() {
   static LogState* state = [] {
     auto* s = new LogState;
@@ -62,10 +53,10 @@ LogState& State() {
     s->logger = std::make_shared<spdlog::logger>("shopd", s->sink);
     s->logger->set_pattern("%v");
     s->logger->set_level(spdlog::level::info);
-    s->logger->flush_on(spdlog::level::warn);
-    spdlog::register_logger(s->logger);  // so that flush_every reaches it
-    spdlog::flush_every(std::chrono::seconds(1));
-    std::atexit([] { State().logger->flush(); });
+    // No buffering and no periodic flusher (which would wake every process
+    // every second): the app log is a few lines a minute; the access log has
+    // its own batching writer.
+    spdlog::register_logger(s->logger);
     return s;
   }();
   return *state;
@@ -165,13 +156,10 @@ void InitLogging(LogConfig config) {
   state.json.store(config.json, std::memory_order_relaxed);
   state.sink->SetFd(config.fd);
   state.logger->set_level(level);
-  spdlog::flush_every(std::chrono::seconds(1));
 }
 
 void ShutdownLogging() {
-  LogState& state = State();
-  spdlog::flush_every(std::chrono::seconds(0));  // stops and joins the flusher
-  state.logger->flush();
+  State().logger->flush();  // nothing is buffered today; kept for sinks that buffer
 }
 
 bool LogEnabled(LogLevel level) { return State().logger->should_log(ToSpdlog(level)); }

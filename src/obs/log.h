@@ -74,8 +74,8 @@ using Fields = std::initializer_list<Field>;
 // Sets level, format and output. Throws std::invalid_argument for an unknown
 // level. Safe to call while other threads log.
 void InitLogging(LogConfig config);
-// Flushes buffered lines and stops the periodic flush; logging still works
-// afterwards, flushing only on warn and above.
+// Writes out anything a sink still buffers (the fd sink writes each line at
+// once); logging still works afterwards.
 void ShutdownLogging();
 
 bool LogEnabled(LogLevel level);

@@ -126,6 +126,13 @@ class JobQueue {
   // Moves the lease's end to now + lease_ms. Same token rules as Complete.
   virtual Async<void> ExtendLease(JobId id, std::string lease_token, int64_t lease_ms) = 0;
 
+  // How long until Lease would find a job in `queue` that is not due yet: the
+  // earliest run time of a ready job (a delayed job, a retry in its backoff)
+  // or lease end of a leased one, from now; 0 when one is due already;
+  // nullopt when the queue is empty. Lets an idle worker sleep until then
+  // instead of polling.
+  virtual Async<std::optional<int64_t>> NextDueInMs(std::string queue) = 0;
+
   virtual Async<QueueStats> Stats(std::string queue) = 0;
   // Oldest first, at most `limit` (capped by max_dead_letters_batch).
   virtual Async<std::vector<DeadJob>> DeadLetters(std::string queue, size_t limit) = 0;

@@ -179,6 +179,11 @@ class JobQueueContract : public ::testing::TestWithParam<JobQueueBackend> {
   core::Result<void> Fail(const LeasedJob& job, std::string error = "boom") {
     return Await(q().Fail(job.id, job.lease_token, std::move(error)));
   }
+  std::optional<int64_t> NextDueInMs(std::string queue = "q") {
+    auto due = Await(q().NextDueInMs(std::move(queue)));
+    if (!due) throw std::runtime_error("next due failed: " + due.error().internal);
+    return *due;
+  }
   QueueStats Stats(std::string queue = "q") {
     auto s = Await(q().Stats(std::move(queue)));
     if (!s) throw std::runtime_error("stats failed: " + s.error().internal);
@@ -325,6 +330,29 @@ TEST_P(JobQueueContract, FailedJobIsRetriedAfterTheBackoffAndNotBefore) {
   EXPECT_TRUE(Lease().empty());
   clock_.AdvanceMs(1);
   EXPECT_EQ(LeaseOne().attempt, 3);
+}
+
+TEST_P(JobQueueContract, NextDueCoversDelayedJobsRetriesAndLeases) {
+  EXPECT_EQ(NextDueInMs(), std::nullopt) << "an empty queue has nothing coming";
+  Enqueue("later", "q", /*delay_ms=*/5000);
+  Enqueue("elsewhere", "other");
+  EXPECT_EQ(NextDueInMs(), 5000);
+  EXPECT_EQ(NextDueInMs("other"), 0) << "a ready job is due now";
+  clock_.AdvanceMs(1500);
+  EXPECT_EQ(NextDueInMs(), 3500);
+
+  // A leased job counts from its lease's end, a failed one from its backoff.
+  LeasedJob other = LeaseOne(/*lease_ms=*/2000, "other");
+  EXPECT_EQ(NextDueInMs("other"), 2000);
+  ASSERT_TRUE(Await(q().Fail(other.id, other.lease_token, "boom")));
+  EXPECT_EQ(NextDueInMs("other"), 1000);  // base backoff
+  clock_.AdvanceMs(1000);
+  EXPECT_EQ(NextDueInMs("other"), 0);
+  ASSERT_TRUE(Complete(LeaseOne(kLeaseMs, "other")));
+  EXPECT_EQ(NextDueInMs("other"), std::nullopt);
+
+  clock_.AdvanceMs(10'000);
+  EXPECT_EQ(NextDueInMs(), 0) << "overdue is due now, never negative";
 }
 
 TEST_P(JobQueueContract, JitteredBackoffNeverExceedsTheExponentialDelay) {
@@ -717,6 +745,23 @@ TEST_P(JobQueueContract, WorkerRespectsItsConcurrencyAndCompletesEveryJob) {
   QueueStats s = Stats();
   EXPECT_EQ(s.completed, kJobs);
   EXPECT_EQ(s.ready + s.in_flight + s.dead, 0);
+}
+
+TEST_P(JobQueueContract, AnIdleWorkerWakesWhenADelayedJobFallsDue) {
+  Enqueue("later", "q", /*delay_ms=*/200);
+  IoThreads& rig = Rig(1);
+  std::promise<void> ran;
+  // Idle sleeps of a minute: only the queue's next-due time can bring it back sooner.
+  JobWorker worker(q(), {.queue = "q", .idle_min_ms = 60'000, .idle_max_ms = 60'000},
+                   [&](const LeasedJob&) -> boost::asio::awaitable<core::Result<void>> {
+                     ran.set_value();
+                     co_return core::Result<void>{};
+                   });
+  RunningWorker running(rig, worker);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // its first Lease found nothing due
+  clock_.AdvanceMs(200);  // due now, and no Notify()
+  EXPECT_EQ(ran.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_TRUE(running.Stop());
 }
 
 TEST_P(JobQueueContract, WorkerRetriesAFailingJobThenDeadLettersIt) {

@@ -25,6 +25,7 @@ namespace asio = boost::asio;
 
 // Longest wait for a free slot; a finishing handler wakes the loop earlier.
 constexpr int64_t kSlotWaitMs = 1000;
+constexpr int64_t kAskNextDueAboveMs = 50;
 
 std::string ErrorText(const core::Error& e, size_t max_bytes) {
   std::string text = e.message;
@@ -116,8 +117,16 @@ asio::awaitable<void> JobWorker::Impl::Loop(std::shared_ptr<Impl> self) {
       continue;
     }
     if (leased->empty()) {
-      co_await self->Sleep(idle_ms);
+      int64_t sleep_ms = idle_ms;
       idle_ms = std::min(idle_ms * 2, o.idle_max_ms);
+      // Before a long sleep: work that no write announces (a delayed job, a
+      // retry in its backoff, a lease running out) is due at a known time, so
+      // sleep until then at most. Short polls skip the question.
+      if (sleep_ms > kAskNextDueAboveMs) {
+        auto due = co_await self->queue.NextDueInMs(o.queue);
+        if (due && due->has_value() && **due > 0) sleep_ms = std::min(sleep_ms, **due);
+      }
+      co_await self->Sleep(sleep_ms);
       continue;
     }
     idle_ms = o.idle_min_ms;

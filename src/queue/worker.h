@@ -3,8 +3,10 @@
 //
 // At most `concurrency` handlers run at once: the worker leases only as many
 // jobs as it has free slots. It polls Lease, backing off from idle_min_ms to
-// idle_max_ms while the queue is empty; Notify() (after an enqueue) wakes it
-// at once. A handler's success completes the job; an error or an exception
+// idle_max_ms while the queue is empty, but never sleeping past the time the
+// queue says its next job falls due (JobQueue::NextDueInMs); Notify() (after
+// an enqueue) wakes it at once. With notifications for every enqueue, a long
+// idle_max_ms is only a safety net. A handler's success completes the job; an error or an exception
 // fails it, which schedules a retry or dead-letters it (JobQueue::Fail).
 // While handlers run, the worker extends their leases every lease_ms / 3, so
 // a slow handler (a slow payment provider) is not delivered a second time;

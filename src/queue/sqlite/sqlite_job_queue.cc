@@ -380,6 +380,24 @@ core::Result<void> SqliteJobQueue::ExtendLeaseSync(JobId id, const std::string& 
       [&](Connection& conn) { return ExtendJobLease(conn, id, lease_token, NowMs() + lease_ms); });
 }
 
+core::Result<std::optional<int64_t>> SqliteJobQueue::NextDueInMsSync(const std::string& queue) {
+  return db_.WithConnection([&](Connection& conn) -> core::Result<std::optional<int64_t>> {
+    // Each inner minimum comes from its partial index (jobs_ready, jobs_leased);
+    // the outer aggregate skips the one that is NULL.
+    auto st = conn.Prepare(
+        "SELECT min(due) FROM ("
+        "SELECT min(run_at_ms) AS due FROM jobs WHERE queue = ?1 AND state = 'ready' "
+        "UNION ALL SELECT min(lease_until_ms) FROM jobs WHERE queue = ?1 AND state = 'leased')");
+    if (!st) return st.error();
+    st->Bind(1, queue);
+    auto row = st->Step();
+    if (!row) return row.error();
+    if (!*row || st->ColumnIsNull(0)) return std::optional<int64_t>{};
+    const int64_t due = st->ColumnInt64(0);
+    return std::optional<int64_t>{std::max<int64_t>(0, due - NowMs())};
+  });
+}
+
 core::Result<QueueStats> SqliteJobQueue::StatsSync(const std::string& queue) {
   return db_.WithConnection([&](Connection& conn) { return QueryStats(conn, queue, NowMs()); });
 }
@@ -470,6 +488,10 @@ Async<void> SqliteJobQueue::ExtendLease(JobId id, std::string lease_token, int64
     });
   return pool_.Run(
       [this, id, lease_token = std::move(lease_token), lease_ms] { return ExtendLeaseSync(id, lease_token, lease_ms); });
+}
+
+Async<std::optional<int64_t>> SqliteJobQueue::NextDueInMs(std::string queue) {
+  return pool_.Run([this, queue = std::move(queue)] { return NextDueInMsSync(queue); });
 }
 
 Async<QueueStats> SqliteJobQueue::Stats(std::string queue) {

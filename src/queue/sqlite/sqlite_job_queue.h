@@ -40,6 +40,7 @@ class SqliteJobQueue final : public JobQueue {
   Async<void> Complete(JobId id, std::string lease_token) override;
   Async<void> Fail(JobId id, std::string lease_token, std::string error) override;
   Async<void> ExtendLease(JobId id, std::string lease_token, int64_t lease_ms) override;
+  Async<std::optional<int64_t>> NextDueInMs(std::string queue) override;
   Async<QueueStats> Stats(std::string queue) override;
   Async<std::vector<DeadJob>> DeadLetters(std::string queue, size_t limit) override;
   Async<void> RetryDead(JobId id) override;
@@ -51,6 +52,7 @@ class SqliteJobQueue final : public JobQueue {
   core::Result<void> CompleteSync(JobId id, const std::string& lease_token);
   core::Result<void> FailSync(JobId id, const std::string& lease_token, const std::string& error);
   core::Result<void> ExtendLeaseSync(JobId id, const std::string& lease_token, int64_t lease_ms);
+  core::Result<std::optional<int64_t>> NextDueInMsSync(const std::string& queue);
   core::Result<QueueStats> StatsSync(const std::string& queue);
   // Every queue that has or had jobs, by name.
   core::Result<std::vector<std::pair<std::string, QueueStats>>> AllStatsSync();

@@ -7,7 +7,7 @@
 // since events read but not committed (the consumer crashed) are read again.
 // One reader per (topic, group) at a time; groups are independent of each
 // other. Producers inside a database transaction write to the outbox instead
-// (events/outbox.h), and a relay appends here.
+// (storage/sqlite/sqlite_outbox.h), and a relay appends here.
 //
 // Configuration picks the backend (embedded: events/sqlite/, scale-out: Kafka).
 //

@@ -1,4 +1,4 @@
-// events: the outbox relay, which moves committed outbox rows (events/outbox.h)
+// events: the outbox relay, which moves committed outbox rows (storage/sqlite/sqlite_outbox.h)
 // into an EventLog, oldest first, at least once. Depends on core and obs.
 //
 // A backend implements RelayOnce (one bounded batch); this base class runs it

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -21,10 +22,23 @@
 
 namespace shopd::storage {
 
+// One event the stores wrote to the backend's outbox.
+struct OutboxRow {
+  std::string topic;
+  std::string key;
+  std::string payload;
+};
+
 struct OrderStoreHarness {
   virtual ~OrderStoreHarness() = default;
   virtual CatalogStore& catalog() = 0;
   virtual OrderStore& orders() = 0;
+  // The outbox rows written since the last call, in commit order; they are
+  // removed (nothing relays them in these tests).
+  virtual std::vector<OutboxRow> TakeOutbox() = 0;
+  // From now on every outbox write fails inside the database (as a full disk
+  // or a broken trigger would), so the change it belongs to must not commit.
+  virtual void BreakOutbox() = 0;
 };
 
 struct OrderStoreBackend {
@@ -58,9 +72,100 @@ class OrderStoreContract : public ::testing::TestWithParam<OrderStoreBackend> {
     return NewOrder{core::NewUuid(), user, key, "hash-" + key, std::move(items), 1000};
   }
   int64_t Stock(const std::string& id) { return Await(catalog().GetProduct(id))->stock; }
+  // The order events (product.changed rows aside) written since the last call.
+  std::vector<OutboxRow> OrderEvents() {
+    std::vector<OutboxRow> out;
+    for (auto& row : h_->TakeOutbox())
+      if (row.topic.rfind("order.", 0) == 0) out.push_back(std::move(row));
+    return out;
+  }
+  // Exactly one event, for `order`, on `topic`, whose payload names the order,
+  // its user and `status`.
+  void ExpectOneEvent(const std::string& topic, const Order& order, const std::string& status) {
+    auto events = OrderEvents();
+    ASSERT_EQ(events.size(), 1u) << "after the change to " << status << " (topic " << topic << ")";
+    EXPECT_EQ(events[0].topic, topic);
+    EXPECT_EQ(events[0].key, order.id);
+    boost::system::error_code ec;
+    auto payload = boost::json::parse(events[0].payload, ec);
+    ASSERT_FALSE(ec) << events[0].payload;
+    const auto& o = payload.as_object();
+    EXPECT_EQ(o.at("order_id").as_string(), order.id);
+    EXPECT_EQ(o.at("user_id").as_string(), order.user_id);
+    EXPECT_EQ(o.at("status").as_string(), status);
+  }
 
   std::unique_ptr<OrderStoreHarness> h_;
 };
+
+TEST_P(OrderStoreContract, EveryStatusChangeWritesExactlyOneEvent) {
+  auto a = AddProduct(100, 10);
+  // pending -> confirmed -> cancelling -> cancelled
+  auto created = *Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 0}})));
+  ExpectOneEvent("order.created", created.order, "pending");
+  const std::string id = created.order.id;
+  ASSERT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(*Await(orders().RecordPayment(id, true)), "approved");
+  EXPECT_TRUE(OrderEvents().empty()) << "reserving and paying change no status";
+  auto confirmed = *Await(orders().ConfirmOrder(id, 3000));
+  ExpectOneEvent("order.confirmed", confirmed, "confirmed");
+  ASSERT_TRUE(Await(orders().ConfirmOrder(id, 3001)));
+  EXPECT_TRUE(OrderEvents().empty()) << "a redelivered confirmation writes nothing";
+  auto cancelling = *Await(orders().CancelOrder("u1", id, 4000));
+  ExpectOneEvent(std::string(kRefundRequestedTopic), cancelling, "cancelling");
+  auto cancelled = *Await(orders().CompleteRefund(id, 5000));
+  ExpectOneEvent("order.cancelled", cancelled, "cancelled");
+  ASSERT_TRUE(Await(orders().CancelOrder("u1", id, 5001)));
+  ASSERT_TRUE(Await(orders().CompleteRefund(id, 5002)));
+  EXPECT_TRUE(OrderEvents().empty()) << "repeated cancel and refund write nothing";
+
+  // pending -> rejected (declined), pending -> rejected (out of stock), pending -> cancelled
+  auto declined = *Await(orders().CreateOrder(MakeOrder("u1", "k2", {{a.id, 1, 0}})));
+  OrderEvents();
+  ASSERT_EQ(Await(orders().ReserveStock(declined.order.id, 6000))->outcome, ReserveOutcome::kReserved);
+  auto rejected = *Await(orders().SettlePayment(declined.order.id, false, 6001));
+  ExpectOneEvent("order.rejected", rejected, "rejected");
+  auto too_many = *Await(orders().CreateOrder(MakeOrder("u1", "k3", {{a.id, 1000, 0}})));
+  OrderEvents();
+  auto out_of_stock = Await(orders().ReserveStock(too_many.order.id, 7000));
+  ASSERT_EQ(out_of_stock->outcome, ReserveOutcome::kOutOfStock);
+  ExpectOneEvent("order.rejected", out_of_stock->order, "rejected");
+  auto dropped = *Await(orders().CreateOrder(MakeOrder("u1", "k4", {{a.id, 1, 0}})));
+  OrderEvents();
+  auto cancelled_pending = *Await(orders().CancelOrder("u1", dropped.order.id, 8000));
+  ExpectOneEvent("order.cancelled", cancelled_pending, "cancelled");
+
+  // An idempotent replay of a create writes nothing.
+  ASSERT_TRUE(Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 0}}))));
+  EXPECT_TRUE(OrderEvents().empty());
+}
+
+TEST_P(OrderStoreContract, AFailedOutboxWriteRollsTheWholeChangeBack) {
+  auto a = AddProduct(100, 10);
+  auto created = *Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 0}})));
+  const std::string id = created.order.id;
+  ASSERT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(*Await(orders().RecordPayment(id, true)), "approved");
+  auto pending = *Await(orders().CreateOrder(MakeOrder("u1", "k2", {{a.id, 1, 0}})));
+  h_->TakeOutbox();
+  h_->BreakOutbox();
+
+  // No order without its order.created event.
+  EXPECT_FALSE(Await(orders().CreateOrder(MakeOrder("u1", "k3", {{a.id, 1, 0}}))));
+  EXPECT_FALSE(*Await(orders().FindOrderByKey("u1", "k3")));
+  // No confirmation, rejection or cancellation without its event.
+  EXPECT_FALSE(Await(orders().ConfirmOrder(id, 3000)));
+  EXPECT_FALSE(Await(orders().CancelOrder("u1", pending.order.id, 3001)));
+  EXPECT_FALSE(Await(orders().CancelOrder("u1", id, 3002)));
+  EXPECT_FALSE(Await(orders().RejectOrder(id, "payment_declined", 3003)));
+  auto still = *Await(orders().LoadOrder(id));
+  EXPECT_EQ(still.status, "pending");
+  EXPECT_TRUE(still.stock_reserved);
+  EXPECT_EQ(still.payment, "approved");
+  EXPECT_EQ(Await(orders().LoadOrder(pending.order.id))->status, "pending");
+  EXPECT_EQ(Stock(a.id), 8) << "no stock released by a change that did not commit";
+  EXPECT_TRUE(h_->TakeOutbox().empty());
+}
 
 TEST_P(OrderStoreContract, CatalogCrudAndPaging) {
   std::vector<std::string> ids;

@@ -1,5 +1,5 @@
 // events/sqlite: the outbox relay over the embedded SQLite database: moves
-// rows of the `outbox` table (written by events::AppendToOutbox) into an
+// rows of the `outbox` table (written by storage::sqlite::AppendToOutbox) into an
 // EventLog in id order, which is commit order. Depends on events, exec and
 // storage/sqlite.
 //
@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "events/event_log.h"
-#include "events/outbox.h"
 #include "events/outbox_relay.h"
 #include "exec/worker_pool.h"
 #include "storage/sqlite/sqlite_database.h"

@@ -14,15 +14,16 @@
 #include <thread>
 #include <vector>
 
-#include "events/outbox.h"
 #include "events/sqlite/sqlite_event_log.h"
 #include "events/sqlite/sqlite_test_util.h"
+#include "storage/sqlite/sqlite_outbox.h"
 
 namespace shopd::events::sqlite {
 namespace {
 
 using test_util::EventuallyTrue;
 using test_util::IoThread;
+using storage::sqlite::AppendToOutbox;
 using storage::sqlite::Connection;
 using storage::sqlite::SqliteDatabase;
 using storage::sqlite::Transaction;

@@ -3,7 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include "events/outbox.h"
+#include "storage/sqlite/sqlite_outbox.h"
 #include "storage/sqlite/product_change_outbox.h"
 
 namespace shopd::storage::sqlite {
@@ -74,7 +74,7 @@ Result<Order> Find(Connection& conn, const std::string& id) {
 Result<void> Emit(Connection& conn, std::string_view topic, const Order& o, int64_t now_ms) {
   boost::json::object payload{{"order_id", o.id}, {"user_id", o.user_id}, {"status", o.status}};
   if (!o.reason.empty()) payload["reason"] = o.reason;
-  return events::AppendToOutbox(conn, topic, o.id, boost::json::serialize(payload), now_ms);
+  return AppendToOutbox(conn, topic, o.id, boost::json::serialize(payload), now_ms);
 }
 
 Result<void> SetStatus(Connection& conn, const std::string& id, std::string_view status, std::string_view reason,

@@ -34,6 +34,30 @@ class SqliteHarness final : public OrderStoreHarness {
   OrderStore& orders() override { return *orders_; }
   SqliteDatabase& db() { return *db_; }
 
+  std::vector<OutboxRow> TakeOutbox() override {
+    std::vector<OutboxRow> rows;
+    auto read = db_->WithConnection([&](Connection& c) -> core::Result<void> {
+      auto st = c.Prepare("SELECT topic, key, payload FROM outbox ORDER BY id");
+      if (!st) return st.error();
+      for (;;) {
+        auto row = st->Step();
+        if (!row) return row.error();
+        if (!*row) break;
+        rows.push_back({st->ColumnText(0), st->ColumnText(1), st->ColumnText(2)});
+      }
+      st->Reset();
+      return c.Exec("DELETE FROM outbox");
+    });
+    EXPECT_TRUE(read) << read.error().internal;
+    return rows;
+  }
+  void BreakOutbox() override {
+    auto r = db_->WithConnection([](Connection& c) {
+      return c.Exec("CREATE TRIGGER outbox_broken BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox down'); END");
+    });
+    ASSERT_TRUE(r) << r.error().internal;
+  }
+
  private:
   std::string dir_;
   exec::WorkerPool pool_;

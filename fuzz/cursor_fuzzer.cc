@@ -65,7 +65,7 @@ shopd::core::Result<shopd::storage::OrderPage> ListOrders(OrdersService& orders,
   boost::asio::co_spawn(
       io,
       [&]() -> boost::asio::awaitable<void> {
-        out.emplace(co_await orders.List(shopd::http::Principal{"u1", "user"}, std::move(cursor), 20));
+        out.emplace(co_await orders.List(shopd::core::Principal{"u1", "user"}, std::move(cursor), 20));
       },
       boost::asio::detached);
   io.restart();

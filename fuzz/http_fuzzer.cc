@@ -61,12 +61,12 @@ constexpr int64_t kBudget = 6000;  // enough for one body of each size, not for 
 // accepts it), anything else is refused.
 class FuzzAuthenticator final : public shopd::http::Authenticator {
  public:
-  shopd::core::Result<shopd::http::Principal> Authenticate(std::string_view token) const override {
-    if (token == "good") return shopd::http::Principal{.user_id = "u1", .role = "user"};
-    if (token == "confirm") return shopd::http::Principal{.user_id = "u2", .role = "admin", .needs_confirmation = true};
+  shopd::core::Result<shopd::core::Principal> Authenticate(std::string_view token) const override {
+    if (token == "good") return shopd::core::Principal{.user_id = "u1", .role = "user"};
+    if (token == "confirm") return shopd::core::Principal{.user_id = "u2", .role = "admin", .needs_confirmation = true};
     return shopd::core::Error::Make(shopd::core::Errc::kUnauthenticated, "bad token");
   }
-  asio::awaitable<shopd::core::Result<void>> Confirm(const shopd::http::Principal& who) const override {
+  asio::awaitable<shopd::core::Result<void>> Confirm(const shopd::core::Principal& who) const override {
     co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
     FUZZ_CHECK(who.user_id == "u2");
     co_return shopd::core::Result<void>{};

@@ -23,9 +23,9 @@ class Authenticator {
  public:
   virtual ~Authenticator() = default;
   // `token` is the credential after "Bearer ", never empty.
-  virtual core::Result<Principal> Authenticate(std::string_view token) const = 0;
+  virtual core::Result<core::Principal> Authenticate(std::string_view token) const = 0;
   // An error becomes a 401 problem. Never blocks the calling thread.
-  virtual boost::asio::awaitable<core::Result<void>> Confirm(const Principal& who) const {
+  virtual boost::asio::awaitable<core::Result<void>> Confirm(const core::Principal& who) const {
     (void)who;
     co_return core::Result<void>{};
   }

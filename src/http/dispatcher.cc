@@ -78,9 +78,9 @@ void Dispatcher::Begin(Request& req, Pending& p) const {
   }
   if (route.options.requires_auth) {
     std::string_view token = BearerToken(req.Header("Authorization"));
-    core::Result<Principal> who =
+    core::Result<core::Principal> who =
         token.empty() || !authenticator_
-            ? core::Result<Principal>(core::Error::Make(core::Errc::kUnauthenticated, "a bearer token is required"))
+            ? core::Result<core::Principal>(core::Error::Make(core::Errc::kUnauthenticated, "a bearer token is required"))
             : authenticator_->Authenticate(token);
     if (!who) {
       p.response = ProblemFromError(req, who.error());

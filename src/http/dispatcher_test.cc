@@ -20,16 +20,16 @@ namespace {
 // asynchronous confirmation, which accepts only the first.
 class FakeAuth final : public Authenticator {
  public:
-  core::Result<Principal> Authenticate(std::string_view token) const override {
-    if (token == "good") return Principal{"u1", "user"};
+  core::Result<core::Principal> Authenticate(std::string_view token) const override {
+    if (token == "good") return core::Principal{"u1", "user"};
     if (token == "cold-live" || token == "cold-revoked") {
-      Principal p{std::string(token), "user"};
+      core::Principal p{std::string(token), "user"};
       p.needs_confirmation = true;
       return p;
     }
     return core::Error::Make(core::Errc::kUnauthenticated, "invalid token");
   }
-  boost::asio::awaitable<core::Result<void>> Confirm(const Principal& who) const override {
+  boost::asio::awaitable<core::Result<void>> Confirm(const core::Principal& who) const override {
     ++confirms;
     if (who.user_id == "cold-live") co_return core::Result<void>{};
     co_return core::Error::Make(core::Errc::kUnauthenticated, "this token was revoked");

@@ -14,20 +14,10 @@
 #include <string_view>
 #include <utility>
 
+#include "core/principal.h"
 #include "http/method.h"
 
 namespace shopd::http {
-
-// Who is calling, filled by the auth step for routes that require it.
-struct Principal {
-  std::string user_id;
-  std::string role;  // "user" | "admin"
-  int64_t token_version = 0;  // of the access token (see auth::AccessClaims::ver)
-  // Set by an Authenticator that could not decide from memory whether the
-  // session is still live; the dispatcher then awaits its Confirm step.
-  bool needs_confirmation = false;
-  bool IsAdmin() const { return role == "admin"; }
-};
 
 class Request {
  public:
@@ -66,10 +56,11 @@ class Request {
   int64_t start_ns() const { return start_ns_; }
   void SetStartNs(int64_t ns) { start_ns_ = ns; }
 
-  const Principal* principal() const { return has_principal_ ? &principal_ : nullptr; }
+  // Filled by the auth step for routes that require it.
+  const core::Principal* principal() const { return has_principal_ ? &principal_ : nullptr; }
 
   // --- set by the server and middleware -------------------------------------
-  void SetPrincipal(Principal p) {
+  void SetPrincipal(core::Principal p) {
     principal_ = std::move(p);
     has_principal_ = true;
   }
@@ -101,7 +92,7 @@ class Request {
   std::string request_id_;
   std::pair<std::string_view, std::string_view> params_[kMaxPathParams];
   int n_params_ = 0;
-  Principal principal_;
+  core::Principal principal_;
   bool has_principal_ = false;
   int64_t start_ns_ = 0;
 };

@@ -63,7 +63,7 @@ std::optional<Error> CatalogService::Validate(const ProductInput& in) {
   return Error::Invalid("request body failed validation", std::move(errors));
 }
 
-boost::asio::awaitable<core::Result<std::string>> CatalogService::Create(const http::Principal& caller,
+boost::asio::awaitable<core::Result<std::string>> CatalogService::Create(const core::Principal& caller,
                                                                          ProductInput in) {
   if (!caller.IsAdmin()) co_return Error::Make(Errc::kPermissionDenied, "only admins can change the catalog");
   if (auto e = Validate(in)) co_return *e;
@@ -80,7 +80,7 @@ boost::asio::awaitable<core::Result<std::string>> CatalogService::Create(const h
   co_return ProductJson(*created);
 }
 
-boost::asio::awaitable<core::Result<std::string>> CatalogService::Update(const http::Principal& caller,
+boost::asio::awaitable<core::Result<std::string>> CatalogService::Update(const core::Principal& caller,
                                                                          std::string id, ProductInput in) {
   if (!caller.IsAdmin()) co_return Error::Make(Errc::kPermissionDenied, "only admins can change the catalog");
   if (auto e = Validate(in)) co_return *e;

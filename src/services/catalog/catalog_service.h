@@ -23,7 +23,7 @@
 #include "cache/cache.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "http/request.h"
+#include "core/principal.h"
 #include "storage/catalog_store.h"
 #include "storage/product_changes.h"
 
@@ -46,8 +46,8 @@ class CatalogService final : public storage::ProductChangeListener {
   CatalogService(storage::CatalogStore& store, cache::Cache& cache, const core::Clock& clock,
                  std::chrono::milliseconds cache_ttl);
 
-  boost::asio::awaitable<core::Result<std::string>> Create(const http::Principal& caller, ProductInput in);
-  boost::asio::awaitable<core::Result<std::string>> Update(const http::Principal& caller, std::string id,
+  boost::asio::awaitable<core::Result<std::string>> Create(const core::Principal& caller, ProductInput in);
+  boost::asio::awaitable<core::Result<std::string>> Update(const core::Principal& caller, std::string id,
                                                            ProductInput in);
   // The product's JSON document (cached).
   boost::asio::awaitable<core::Result<std::string>> Get(std::string id);

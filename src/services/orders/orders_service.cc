@@ -63,7 +63,7 @@ std::optional<Error> OrdersService::Validate(const std::vector<OrderLine>& lines
   return Error::Invalid("request body failed validation", std::move(errors));
 }
 
-boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Place(const http::Principal& caller,
+boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Place(const core::Principal& caller,
                                                                                  std::string idempotency_key,
                                                                                  std::vector<OrderLine> lines) {
   if (idempotency_key.empty())
@@ -94,7 +94,7 @@ boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Place
 }
 
 boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::ReplayOrRefuse(
-    const http::Principal& caller, std::string idempotency_key, const std::string& request_hash,
+    const core::Principal& caller, std::string idempotency_key, const std::string& request_hash,
     const ratelimit::Decision& gate) {
   auto known = co_await store_.FindOrderByKey(caller.user_id, std::move(idempotency_key));
   if (!known) co_return known.error();
@@ -107,13 +107,13 @@ boost::asio::awaitable<core::Result<storage::CreatedOrder>> OrdersService::Repla
   co_return e;
 }
 
-boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Get(const http::Principal& caller,
+boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Get(const core::Principal& caller,
                                                                         std::string id) {
   if (id.empty() || id.size() > 64) co_return Error::Make(Errc::kNotFound, "no such order");
   co_return co_await store_.GetOrder(caller.user_id, std::move(id));
 }
 
-boost::asio::awaitable<core::Result<storage::OrderPage>> OrdersService::List(const http::Principal& caller,
+boost::asio::awaitable<core::Result<storage::OrderPage>> OrdersService::List(const core::Principal& caller,
                                                                              std::string cursor, int limit) {
   // The client sees an opaque cursor; the store pages by its own sequence.
   std::string position;
@@ -128,7 +128,7 @@ boost::asio::awaitable<core::Result<storage::OrderPage>> OrdersService::List(con
   co_return page;
 }
 
-boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Cancel(const http::Principal& caller,
+boost::asio::awaitable<core::Result<storage::Order>> OrdersService::Cancel(const core::Principal& caller,
                                                                            std::string id) {
   if (id.empty() || id.size() > 64) co_return Error::Make(Errc::kNotFound, "no such order");
   auto o = co_await store_.CancelOrder(caller.user_id, std::move(id), clock_.UnixMillis());

@@ -20,7 +20,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "http/request.h"
+#include "core/principal.h"
 #include "ratelimit/rate_limiter.h"
 #include "services/orders/orders_config.h"
 #include "storage/order_store.h"
@@ -40,17 +40,17 @@ class OrdersService {
   OrdersService(const OrdersConfig& config, storage::OrderStore& store, ratelimit::RateLimiter& limiter,
                 const core::Clock& clock, ChangeHook on_change = {});
 
-  boost::asio::awaitable<core::Result<storage::CreatedOrder>> Place(const http::Principal& caller,
+  boost::asio::awaitable<core::Result<storage::CreatedOrder>> Place(const core::Principal& caller,
                                                                     std::string idempotency_key,
                                                                     std::vector<OrderLine> lines);
-  boost::asio::awaitable<core::Result<storage::Order>> Get(const http::Principal& caller, std::string id);
-  boost::asio::awaitable<core::Result<storage::OrderPage>> List(const http::Principal& caller, std::string cursor,
+  boost::asio::awaitable<core::Result<storage::Order>> Get(const core::Principal& caller, std::string id);
+  boost::asio::awaitable<core::Result<storage::OrderPage>> List(const core::Principal& caller, std::string cursor,
                                                                 int limit);
   // An unpaid order is cancelled at once; a paid one becomes `cancelling`
   // (payment refund_pending, stock given back) until its refund job has
   // refunded it, then `cancelled` (refunded). Repeating a cancel changes
   // nothing; a rejected order is kConflict.
-  boost::asio::awaitable<core::Result<storage::Order>> Cancel(const http::Principal& caller, std::string id);
+  boost::asio::awaitable<core::Result<storage::Order>> Cancel(const core::Principal& caller, std::string id);
 
   // 1..255 visible ASCII characters.
   static bool ValidIdempotencyKey(std::string_view key);
@@ -60,7 +60,7 @@ class OrdersService {
 
  private:
   // Over the rate: a retry of a placed order is still answered, anything else refused.
-  boost::asio::awaitable<core::Result<storage::CreatedOrder>> ReplayOrRefuse(const http::Principal& caller,
+  boost::asio::awaitable<core::Result<storage::CreatedOrder>> ReplayOrRefuse(const core::Principal& caller,
                                                                              std::string idempotency_key,
                                                                              const std::string& request_hash,
                                                                              const ratelimit::Decision& gate);

@@ -39,7 +39,7 @@ class OrdersServiceTest : public ::testing::Test {
     return *service_;
   }
   core::Result<storage::CreatedOrder> Place(const std::string& key, int64_t quantity = 1,
-                                            const http::Principal& who = {"u1", "user"}) {
+                                            const core::Principal& who = {"u1", "user"}) {
     return Await(service_->Place(who, key, {OrderLine{"p1", quantity}}));
   }
 
@@ -126,7 +126,7 @@ TEST_F(OrdersServiceTest, PendingOrdersAreCappedPerUserUntilOneFinishes) {
 
 TEST_F(OrdersServiceTest, CancellingAPaidOrderWaitsForItsRefundAndAnUnpaidOneIsCancelledAtOnce) {
   Service({.orders_per_minute = 60'000, .order_burst = 1000, .max_pending_orders_per_user = 1000});
-  const http::Principal owner{"u1", "user"};
+  const core::Principal owner{"u1", "user"};
   auto unpaid = Place("k1", 2);
   ASSERT_TRUE(unpaid);
   auto cancelled = Await(service_->Cancel(owner, unpaid->order.id));

@@ -4,12 +4,12 @@
 
 namespace shopd::services {
 
-core::Result<http::Principal> TokenAuthenticator::Authenticate(std::string_view token) const {
+core::Result<core::Principal> TokenAuthenticator::Authenticate(std::string_view token) const {
   auto claims = jwt_.Verify(token, clock_.UnixSeconds());
   if (!claims) return claims.error();
   if (claims->role != "user" && claims->role != "admin")
     return core::Error::Make(core::Errc::kUnauthenticated, "invalid token", "unknown role claim");
-  http::Principal who{std::move(claims->sub), std::move(claims->role), claims->ver};
+  core::Principal who{std::move(claims->sub), std::move(claims->role), claims->ver};
   auto live = users_.CheckSessionCached(who.user_id, who.token_version);
   if (!live) {
     who.needs_confirmation = true;
@@ -19,7 +19,7 @@ core::Result<http::Principal> TokenAuthenticator::Authenticate(std::string_view 
   return who;
 }
 
-boost::asio::awaitable<core::Result<void>> TokenAuthenticator::Confirm(const http::Principal& who) const {
+boost::asio::awaitable<core::Result<void>> TokenAuthenticator::Confirm(const core::Principal& who) const {
   co_return co_await users_.CheckSession(who.user_id, who.token_version);
 }
 

@@ -22,8 +22,8 @@ class TokenAuthenticator final : public http::Authenticator {
       : jwt_(jwt), clock_(clock), users_(users) {}
 
   // http::Authenticator
-  core::Result<http::Principal> Authenticate(std::string_view token) const override;
-  boost::asio::awaitable<core::Result<void>> Confirm(const http::Principal& who) const override;
+  core::Result<core::Principal> Authenticate(std::string_view token) const override;
+  boost::asio::awaitable<core::Result<void>> Confirm(const core::Principal& who) const override;
 
  private:
   const auth::JwtCodec& jwt_;

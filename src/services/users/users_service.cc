@@ -366,14 +366,14 @@ Async<User> UsersService::FindCached(const std::string& id) {
   co_return user;
 }
 
-Async<User> UsersService::GetMe(const http::Principal& caller) {
+Async<User> UsersService::GetMe(const core::Principal& caller) {
   auto user = co_await FindCached(caller.user_id);
   if (!user && user.error().code == Errc::kNotFound)
     co_return Error::Make(Errc::kUnauthenticated, "the account for this token no longer exists");
   co_return user;
 }
 
-Async<User> UsersService::GetUser(const http::Principal& caller, std::string id) {
+Async<User> UsersService::GetUser(const core::Principal& caller, std::string id) {
   if (caller.user_id != id && !caller.IsAdmin()) co_return Error::Make(Errc::kNotFound, "no such user");
   auto user = co_await FindCached(id);
   if (!user && user.error().code == Errc::kNotFound) co_return Error::Make(Errc::kNotFound, "no such user");

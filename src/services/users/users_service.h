@@ -22,8 +22,8 @@
 #include "auth/password_hasher.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/principal.h"
 #include "exec/worker_pool.h"
-#include "http/request.h"
 #include "obs/metrics.h"
 #include "ratelimit/rate_limiter.h"
 #include "services/users/user_cache.h"
@@ -78,9 +78,9 @@ class UsersService {
   // statement and at most `max_batches` statements. Returns how many.
   Async<int64_t> PurgeRefreshTokens(int64_t batch, int max_batches);
   // The caller's own record; kUnauthenticated when the account no longer exists.
-  Async<storage::User> GetMe(const http::Principal& caller);
+  Async<storage::User> GetMe(const core::Principal& caller);
   // Self or admin; everyone else gets kNotFound (no hint that the id exists).
-  Async<storage::User> GetUser(const http::Principal& caller, std::string id);
+  Async<storage::User> GetUser(const core::Principal& caller, std::string id);
 
   // At start-up: creates the bootstrap admin, or checks the existing one
   // (resetting its password, which revokes its sessions, when it differs).

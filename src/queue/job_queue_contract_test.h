@@ -127,6 +127,7 @@ inline bool Eventually(const std::function<bool()>& condition, std::chrono::mill
 class JobQueueContract : public ::testing::TestWithParam<JobQueueBackend> {
  protected:
   static constexpr int64_t kLeaseMs = 30'000;
+  static constexpr int64_t kDayMs = 86'400'000;  // the longest lease allowed
 
   void SetUp() override {
     // Deterministic backoff: 1 s, 2 s, 4 s, ... capped at 8 s.
@@ -769,7 +770,9 @@ TEST_P(JobQueueContract, WorkerRetriesAFailingJobThenDeadLettersIt) {
   IoThreads& rig = Rig(2);
   std::mutex mu;
   std::vector<int> attempts;
-  JobWorker worker(q(), {.queue = "q", .concurrency = 2},
+  // The test moves the ManualClock in big steps; a lease of a day cannot run
+  // out meanwhile, so no attempt is redelivered behind the worker's back.
+  JobWorker worker(q(), {.queue = "q", .concurrency = 2, .lease_ms = kDayMs},
                    [&](const LeasedJob& job) -> boost::asio::awaitable<core::Result<void>> {
                      {
                        std::lock_guard lock(mu);
@@ -800,7 +803,8 @@ TEST_P(JobQueueContract, WorkerTreatsAnExceptionAsAFailureAndRetries) {
   Enqueue("flaky");
   IoThreads& rig = Rig(1);
   std::atomic<int> calls{0};
-  JobWorker worker(q(), {.queue = "q"}, [&](const LeasedJob& job) -> boost::asio::awaitable<core::Result<void>> {
+  // A lease of a day: the clock steps below cannot expire it (see above).
+  JobWorker worker(q(), {.queue = "q", .lease_ms = kDayMs}, [&](const LeasedJob& job) -> boost::asio::awaitable<core::Result<void>> {
     ++calls;
     if (job.attempt == 1) throw std::runtime_error("kaput");
     co_return core::Result<void>{};

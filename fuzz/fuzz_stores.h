@@ -20,7 +20,7 @@ class RecordingOrderStore final : public storage::OrderStore {
   storage::Async<storage::OrderPage> ListOrders(std::string user_id, std::string cursor, int limit) override {
     listed_with = std::move(cursor);
     storage::OrderPage page;
-    page.items.push_back(storage::Order{.id = "o1", .user_id = user_id, .status = "pending"});
+    page.items.push_back(storage::Order{.id = "o1", .user_id = user_id, .status = storage::OrderStatus::kPending});
     page.next_cursor = next_cursor;
     co_return page;
   }
@@ -35,7 +35,7 @@ class RecordingOrderStore final : public storage::OrderStore {
   storage::Async<storage::Order> CompleteRefund(std::string, int64_t) override { co_return Unexpected(); }
   storage::Async<storage::Order> LoadOrder(std::string) override { co_return Unexpected(); }
   storage::Async<storage::Reservation> ReserveStock(std::string, int64_t) override { co_return Unexpected(); }
-  storage::Async<std::string> RecordPayment(std::string, bool) override { co_return Unexpected(); }
+  storage::Async<storage::PaymentStatus> RecordPayment(std::string, bool) override { co_return Unexpected(); }
   storage::Async<storage::Order> SettlePayment(std::string, bool, int64_t) override { co_return Unexpected(); }
   storage::Async<storage::Order> ConfirmOrder(std::string, int64_t) override { co_return Unexpected(); }
   storage::Async<storage::Order> RejectOrder(std::string, std::string, int64_t) override { co_return Unexpected(); }

@@ -134,8 +134,8 @@ struct OrderPipeline::Impl {
   asio::awaitable<core::Result<void>> RunSaga(const queue::LeasedJob& job) {
     auto finished = co_await saga.Run(job.payload);
     if (!finished) co_return finished.error();
-    if (*finished == "confirmed") confirmed.Inc();
-    if (*finished == "rejected") rejected.Inc();
+    if (*finished == storage::OrderStatus::kConfirmed) confirmed.Inc();
+    if (*finished == storage::OrderStatus::kRejected) rejected.Inc();
     co_return core::Result<void>{};
   }
 

@@ -2,13 +2,10 @@
 // stock reservations and the order events, each change in one transaction.
 // Depends on core.
 //
-// The status machine is enforced by the store itself (a database trigger on
-// SQLite), so an illegal transition is impossible, not just unlikely:
-//   pending -> confirmed | rejected | cancelled
-//   pending (paid) | confirmed -> cancelling -> cancelled   (the refund)
-// and so is the payment's: "" -> approved | declined, approved ->
-// refund_pending -> refunded. A cancelled order never keeps the money.
-// Every saga step is idempotent: running it again changes nothing twice.
+// The status machines (storage/order_status.h) are enforced by the store
+// itself, in its database, so an illegal transition is impossible, not just
+// unlikely. Every saga step is idempotent: running it again changes nothing
+// twice.
 //
 // Cancelling a paid order gives its stock back at once and leaves it
 // `cancelling` / refund_pending, with an `order.refund_requested` event in the
@@ -22,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/order_status.h"
 #include "storage/user_store.h"
 
 namespace shopd::storage {
@@ -38,13 +36,13 @@ struct OrderItem {
 struct Order {
   std::string id;
   std::string user_id;
-  std::string status;  // pending | confirmed | rejected | cancelling | cancelled
+  OrderStatus status = OrderStatus::kPending;
   std::string reason;  // for rejected: out_of_stock | payment_declined
   int64_t total_cents = 0;
   std::string currency;
   std::vector<OrderItem> items;
   bool stock_reserved = false;
-  std::string payment;  // "" | approved | declined | refund_pending | refunded
+  PaymentStatus payment = PaymentStatus::kNone;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
@@ -123,7 +121,7 @@ class OrderStore {
   // Records the payment decision once; later calls return the first one. An
   // approval for an order no longer pending is recorded as refund_pending,
   // with its `order.refund_requested` event (the money goes back).
-  virtual Async<std::string> RecordPayment(std::string order_id, bool approved) = 0;
+  virtual Async<PaymentStatus> RecordPayment(std::string order_id, bool approved) = 0;
   // RecordPayment + ConfirmOrder/RejectOrder in ONE transaction: records the
   // decision if none was recorded, then moves a pending order by the recorded
   // decision (approved -> confirmed, declined -> rejected/payment_declined with

@@ -105,7 +105,7 @@ TEST_P(OrderStoreContract, EveryStatusChangeWritesExactlyOneEvent) {
   ExpectOneEvent("order.created", created.order, "pending");
   const std::string id = created.order.id;
   ASSERT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
-  ASSERT_EQ(*Await(orders().RecordPayment(id, true)), "approved");
+  ASSERT_EQ(*Await(orders().RecordPayment(id, true)), storage::PaymentStatus::kApproved);
   EXPECT_TRUE(OrderEvents().empty()) << "reserving and paying change no status";
   auto confirmed = *Await(orders().ConfirmOrder(id, 3000));
   ExpectOneEvent("order.confirmed", confirmed, "confirmed");
@@ -145,7 +145,7 @@ TEST_P(OrderStoreContract, AFailedOutboxWriteRollsTheWholeChangeBack) {
   auto created = *Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 0}})));
   const std::string id = created.order.id;
   ASSERT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
-  ASSERT_EQ(*Await(orders().RecordPayment(id, true)), "approved");
+  ASSERT_EQ(*Await(orders().RecordPayment(id, true)), storage::PaymentStatus::kApproved);
   auto pending = *Await(orders().CreateOrder(MakeOrder("u1", "k2", {{a.id, 1, 0}})));
   h_->TakeOutbox();
   h_->BreakOutbox();
@@ -159,10 +159,10 @@ TEST_P(OrderStoreContract, AFailedOutboxWriteRollsTheWholeChangeBack) {
   EXPECT_FALSE(Await(orders().CancelOrder("u1", id, 3002)));
   EXPECT_FALSE(Await(orders().RejectOrder(id, "payment_declined", 3003)));
   auto still = *Await(orders().LoadOrder(id));
-  EXPECT_EQ(still.status, "pending");
+  EXPECT_EQ(still.status, storage::OrderStatus::kPending);
   EXPECT_TRUE(still.stock_reserved);
-  EXPECT_EQ(still.payment, "approved");
-  EXPECT_EQ(Await(orders().LoadOrder(pending.order.id))->status, "pending");
+  EXPECT_EQ(still.payment, storage::PaymentStatus::kApproved);
+  EXPECT_EQ(Await(orders().LoadOrder(pending.order.id))->status, storage::OrderStatus::kPending);
   EXPECT_EQ(Stock(a.id), 8) << "no stock released by a change that did not commit";
   EXPECT_TRUE(h_->TakeOutbox().empty());
 }
@@ -196,7 +196,7 @@ TEST_P(OrderStoreContract, CreatePricesFromCatalogAndIsIdempotent) {
   auto created = Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 1}, {b.id, 1, 1}})));
   ASSERT_TRUE(created);
   EXPECT_FALSE(created->replayed);
-  EXPECT_EQ(created->order.status, "pending");
+  EXPECT_EQ(created->order.status, storage::OrderStatus::kPending);
   EXPECT_EQ(created->order.total_cents, 600);  // client-sent prices (1) are ignored
   EXPECT_EQ(created->order.currency, "USD");
   auto again = Await(orders().CreateOrder(MakeOrder("u1", "k1", {{a.id, 2, 1}, {b.id, 1, 1}})));
@@ -237,27 +237,27 @@ TEST_P(OrderStoreContract, SagaStepsAreIdempotent) {
   EXPECT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Await(orders().ReserveStock(id, 2001))->outcome, ReserveOutcome::kReserved);  // redelivery
   EXPECT_EQ(Stock(a.id), 3);
-  EXPECT_EQ(*Await(orders().RecordPayment(id, true)), "approved");
-  EXPECT_EQ(*Await(orders().RecordPayment(id, false)), "approved");  // first decision wins
-  EXPECT_EQ(Await(orders().ConfirmOrder(id, 3000))->status, "confirmed");
-  EXPECT_EQ(Await(orders().ConfirmOrder(id, 3001))->status, "confirmed");
+  EXPECT_EQ(*Await(orders().RecordPayment(id, true)), storage::PaymentStatus::kApproved);
+  EXPECT_EQ(*Await(orders().RecordPayment(id, false)), storage::PaymentStatus::kApproved);  // first decision wins
+  EXPECT_EQ(Await(orders().ConfirmOrder(id, 3000))->status, storage::OrderStatus::kConfirmed);
+  EXPECT_EQ(Await(orders().ConfirmOrder(id, 3001))->status, storage::OrderStatus::kConfirmed);
   EXPECT_EQ(Await(orders().ReserveStock(id, 3002))->outcome, ReserveOutcome::kNotPending);
-  EXPECT_EQ(Await(orders().RejectOrder(id, "payment_declined", 3003))->status, "confirmed");  // no-op
+  EXPECT_EQ(Await(orders().RejectOrder(id, "payment_declined", 3003))->status, storage::OrderStatus::kConfirmed);  // no-op
   EXPECT_EQ(Stock(a.id), 3);
   // confirmed -> cancelling releases the stock once and waits for the refund.
   auto cancelling = Await(orders().CancelOrder("u1", id, 4000));
-  EXPECT_EQ(cancelling->status, "cancelling");
-  EXPECT_EQ(cancelling->payment, "refund_pending");
+  EXPECT_EQ(cancelling->status, storage::OrderStatus::kCancelling);
+  EXPECT_EQ(cancelling->payment, storage::PaymentStatus::kRefundPending);
   EXPECT_FALSE(cancelling->stock_reserved);
-  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 4001))->status, "cancelling");
+  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 4001))->status, storage::OrderStatus::kCancelling);
   EXPECT_EQ(Stock(a.id), 5);
   // The refund went through: cancelled, once.
   auto refunded = Await(orders().CompleteRefund(id, 5000));
-  EXPECT_EQ(refunded->status, "cancelled");
-  EXPECT_EQ(refunded->payment, "refunded");
+  EXPECT_EQ(refunded->status, storage::OrderStatus::kCancelled);
+  EXPECT_EQ(refunded->payment, storage::PaymentStatus::kRefunded);
   EXPECT_EQ(Await(orders().CompleteRefund(id, 5001))->updated_at, 5000) << "a repeated refund changes nothing";
-  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 5002))->status, "cancelled");
-  EXPECT_EQ(Await(orders().GetOrder("u1", id))->payment, "refunded");
+  EXPECT_EQ(Await(orders().CancelOrder("u1", id, 5002))->status, storage::OrderStatus::kCancelled);
+  EXPECT_EQ(Await(orders().GetOrder("u1", id))->payment, storage::PaymentStatus::kRefunded);
   EXPECT_EQ(Stock(a.id), 5);
 }
 
@@ -268,15 +268,15 @@ TEST_P(OrderStoreContract, AnApprovalThatArrivesAfterTheCancellationIsRefunded) 
   ASSERT_EQ(Await(orders().ReserveStock(id, 2000))->outcome, ReserveOutcome::kReserved);
   // Cancelled while the charge is in flight: nothing was paid yet.
   auto cancelled = Await(orders().CancelOrder("u1", id, 2001));
-  EXPECT_EQ(cancelled->status, "cancelled");
-  EXPECT_EQ(cancelled->payment, "");
+  EXPECT_EQ(cancelled->status, storage::OrderStatus::kCancelled);
+  EXPECT_EQ(cancelled->payment, storage::PaymentStatus::kNone);
   EXPECT_EQ(Stock(a.id), 5);
   // The provider took the money after all: it is owed back, never kept.
   auto late = Await(orders().SettlePayment(id, true, 2002));
-  EXPECT_EQ(late->status, "cancelled");
-  EXPECT_EQ(late->payment, "refund_pending");
-  EXPECT_EQ(Await(orders().CompleteRefund(id, 2003))->payment, "refunded");
-  EXPECT_EQ(Await(orders().GetOrder("u1", id))->status, "cancelled");
+  EXPECT_EQ(late->status, storage::OrderStatus::kCancelled);
+  EXPECT_EQ(late->payment, storage::PaymentStatus::kRefundPending);
+  EXPECT_EQ(Await(orders().CompleteRefund(id, 2003))->payment, storage::PaymentStatus::kRefunded);
+  EXPECT_EQ(Await(orders().GetOrder("u1", id))->status, storage::OrderStatus::kCancelled);
   EXPECT_EQ(Stock(a.id), 5);
 }
 
@@ -284,7 +284,7 @@ TEST_P(OrderStoreContract, OnlyAPendingRefundCanBeCompleted) {
   auto a = AddProduct(100, 5);
   auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 1, 0}})));
   EXPECT_EQ(Await(orders().CompleteRefund(o.order.id, 2000)).error().code, core::Errc::kConflict);
-  ASSERT_EQ(Await(orders().CancelOrder("u1", o.order.id, 2001))->status, "cancelled");
+  ASSERT_EQ(Await(orders().CancelOrder("u1", o.order.id, 2001))->status, storage::OrderStatus::kCancelled);
   EXPECT_EQ(Await(orders().CompleteRefund(o.order.id, 2002)).error().code, core::Errc::kConflict);
   EXPECT_EQ(Await(orders().CompleteRefund("no-such-order", 2003)).error().code, core::Errc::kNotFound);
 }
@@ -295,14 +295,14 @@ TEST_P(OrderStoreContract, DeclinedPaymentReleasesStock) {
   EXPECT_EQ(Await(orders().ReserveStock(o.order.id, 2000))->outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Stock(a.id), 3);
   EXPECT_EQ(Stock(b.id), 2);
-  EXPECT_EQ(*Await(orders().RecordPayment(o.order.id, false)), "declined");
+  EXPECT_EQ(*Await(orders().RecordPayment(o.order.id, false)), storage::PaymentStatus::kDeclined);
   auto rejected = Await(orders().RejectOrder(o.order.id, "payment_declined", 3000));
-  EXPECT_EQ(rejected->status, "rejected");
+  EXPECT_EQ(rejected->status, storage::OrderStatus::kRejected);
   EXPECT_EQ(rejected->reason, "payment_declined");
   EXPECT_EQ(Stock(a.id), 5);
   EXPECT_EQ(Stock(b.id), 5);
   // A confirmation after the rejection changes nothing; a rejected order cannot be cancelled.
-  EXPECT_EQ(Await(orders().ConfirmOrder(o.order.id, 3001))->status, "rejected");
+  EXPECT_EQ(Await(orders().ConfirmOrder(o.order.id, 3001))->status, storage::OrderStatus::kRejected);
   EXPECT_EQ(Await(orders().CancelOrder("u1", o.order.id, 3002)).error().code, core::Errc::kConflict);
 }
 
@@ -313,12 +313,12 @@ TEST_P(OrderStoreContract, SettlePaymentDecidesOnceAndMovesTheOrder) {
   ASSERT_EQ(Await(orders().ReserveStock(ok.order.id, 2000))->outcome, ReserveOutcome::kReserved);
   ASSERT_EQ(Await(orders().ReserveStock(bad.order.id, 2000))->outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Stock(a.id), 2);
-  EXPECT_EQ(Await(orders().SettlePayment(ok.order.id, true, 3000))->status, "confirmed");
-  EXPECT_EQ(Await(orders().SettlePayment(ok.order.id, false, 3001))->status, "confirmed");  // decided already
+  EXPECT_EQ(Await(orders().SettlePayment(ok.order.id, true, 3000))->status, storage::OrderStatus::kConfirmed);
+  EXPECT_EQ(Await(orders().SettlePayment(ok.order.id, false, 3001))->status, storage::OrderStatus::kConfirmed);  // decided already
   auto rejected = Await(orders().SettlePayment(bad.order.id, false, 3000));
-  EXPECT_EQ(rejected->status, "rejected");
+  EXPECT_EQ(rejected->status, storage::OrderStatus::kRejected);
   EXPECT_EQ(rejected->reason, "payment_declined");
-  EXPECT_EQ(Await(orders().SettlePayment(bad.order.id, true, 3001))->status, "rejected");
+  EXPECT_EQ(Await(orders().SettlePayment(bad.order.id, true, 3001))->status, storage::OrderStatus::kRejected);
   EXPECT_EQ(Stock(a.id), 3);  // the declined order's unit came back
 }
 
@@ -329,14 +329,14 @@ TEST_P(OrderStoreContract, ReservationIsAllOrNothing) {
   EXPECT_EQ(Stock(plenty.id), 10);
   EXPECT_EQ(Stock(scarce.id), 1);
   auto after = *Await(orders().LoadOrder(o.order.id));
-  EXPECT_EQ(after.status, "rejected");
+  EXPECT_EQ(after.status, storage::OrderStatus::kRejected);
   EXPECT_EQ(after.reason, "out_of_stock");
 }
 
 TEST_P(OrderStoreContract, CancelPendingNeedsNoRelease) {
   auto a = AddProduct(100, 5);
   auto o = *Await(orders().CreateOrder(MakeOrder("u1", "k", {{a.id, 2, 0}})));
-  EXPECT_EQ(Await(orders().CancelOrder("u1", o.order.id, 2000))->status, "cancelled");
+  EXPECT_EQ(Await(orders().CancelOrder("u1", o.order.id, 2000))->status, storage::OrderStatus::kCancelled);
   EXPECT_EQ(Await(orders().ReserveStock(o.order.id, 2001))->outcome, ReserveOutcome::kNotPending);
   EXPECT_EQ(Stock(a.id), 5);
 }
@@ -401,12 +401,12 @@ TEST_P(OrderStoreContract, PendingCapHoldsUnderConcurrentCreates) {
   ASSERT_EQ(page->items.size(), static_cast<size_t>(kCap));
   const auto& pending = page->items;
   ASSERT_EQ(Await(orders().ReserveStock(pending[0].id, 2000))->outcome, ReserveOutcome::kReserved);
-  ASSERT_EQ(Await(orders().SettlePayment(pending[0].id, true, 2001))->status, "confirmed");
+  ASSERT_EQ(Await(orders().SettlePayment(pending[0].id, true, 2001))->status, storage::OrderStatus::kConfirmed);
   EXPECT_TRUE(capped("u1", "after-confirm"));
   EXPECT_FALSE(capped("u1", "k-late"));
-  ASSERT_EQ(Await(orders().RejectOrder(pending[1].id, "payment_declined", 2002))->status, "rejected");
+  ASSERT_EQ(Await(orders().RejectOrder(pending[1].id, "payment_declined", 2002))->status, storage::OrderStatus::kRejected);
   EXPECT_TRUE(capped("u1", "after-reject"));
-  ASSERT_EQ(Await(orders().CancelOrder("u1", pending[2].id, 2003))->status, "cancelled");
+  ASSERT_EQ(Await(orders().CancelOrder("u1", pending[2].id, 2003))->status, storage::OrderStatus::kCancelled);
   EXPECT_TRUE(capped("u1", "after-cancel"));
   EXPECT_FALSE(capped("u1", "k-late"));
   // At the cap, a retry of a placed order is still answered (it is not a new one).

@@ -57,10 +57,10 @@ class OrderRefundTest : public ::testing::Test {
     EXPECT_TRUE(Await(catalog_.CreateProduct(storage::Product{"p1", "Mug", "", 1299, "USD", 5, 1, 1})));
     EXPECT_TRUE(Await(orders_.CreateOrder(storage::NewOrder{"o1", "u1", "key-1", "hash", {{"p1", 2, 0}}, 1})));
     EXPECT_TRUE(Await(orders_.ReserveStock("o1", 2)));
-    EXPECT_EQ(Await(orders_.SettlePayment("o1", true, 3))->status, "confirmed");
+    EXPECT_EQ(Await(orders_.SettlePayment("o1", true, 3))->status, storage::OrderStatus::kConfirmed);
     auto cancelling = Await(orders_.CancelOrder("u1", "o1", 4));
-    EXPECT_EQ(cancelling->status, "cancelling");
-    EXPECT_EQ(cancelling->payment, "refund_pending");
+    EXPECT_EQ(cancelling->status, storage::OrderStatus::kCancelling);
+    EXPECT_EQ(cancelling->payment, storage::PaymentStatus::kRefundPending);
   }
   ~OrderRefundTest() override {
     writer_.Shutdown();
@@ -90,14 +90,14 @@ TEST_F(OrderRefundTest, AFailedRefundFailsTheRunAndLeavesTheOrderCancellingUntil
     auto failed = Await(refund.Run("o1"));
     ASSERT_FALSE(failed) << attempt;
     EXPECT_EQ(failed.error().code, core::Errc::kUnavailable);
-    EXPECT_EQ(Order().status, "cancelling");
-    EXPECT_EQ(Order().payment, "refund_pending");
+    EXPECT_EQ(Order().status, storage::OrderStatus::kCancelling);
+    EXPECT_EQ(Order().payment, storage::PaymentStatus::kRefundPending);
   }
   auto done = Await(refund.Run("o1"));
   ASSERT_TRUE(done) << done.error().internal;
   EXPECT_TRUE(*done);
-  EXPECT_EQ(Order().status, "cancelled");
-  EXPECT_EQ(Order().payment, "refunded");
+  EXPECT_EQ(Order().status, storage::OrderStatus::kCancelled);
+  EXPECT_EQ(Order().payment, storage::PaymentStatus::kRefunded);
   EXPECT_EQ(payments.last_order, "o1") << "the provider is asked by order id";
   // A redelivered job finds nothing left to refund and asks nobody.
   auto again = Await(refund.Run("o1"));
@@ -114,16 +114,16 @@ TEST_F(OrderRefundTest, ARefundWithoutAnAnswerInTimeIsAbandonedAndRetried) {
   auto timed_out = Await(refund.Run("o1"));
   ASSERT_FALSE(timed_out);
   EXPECT_EQ(timed_out.error().code, core::Errc::kUnavailable);
-  EXPECT_EQ(Order().payment, "refund_pending");
+  EXPECT_EQ(Order().payment, storage::PaymentStatus::kRefundPending);
   payments.set_latency(1ms);
   auto done = Await(refund.Run("o1"));
   ASSERT_TRUE(done) << done.error().internal;
-  EXPECT_EQ(Order().status, "cancelled");
+  EXPECT_EQ(Order().status, storage::OrderStatus::kCancelled);
 }
 
 TEST_F(OrderRefundTest, AnUnpaidOrderHasNothingToRefund) {
   ASSERT_TRUE(Await(orders_.CreateOrder(storage::NewOrder{"o2", "u1", "key-2", "hash", {{"p1", 1, 0}}, 1})));
-  ASSERT_EQ(Await(orders_.CancelOrder("u1", "o2", 5))->status, "cancelled");
+  ASSERT_EQ(Await(orders_.CancelOrder("u1", "o2", 5))->status, storage::OrderStatus::kCancelled);
   FlakyRefunds payments(0, 1ms);
   OrderRefund refund(orders_, payments, clock_, 5s);
   auto nothing = Await(refund.Run("o2"));

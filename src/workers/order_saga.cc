@@ -10,18 +10,20 @@ boost::asio::awaitable<core::Result<bool>> OrderSaga::ChargeWithTimeout(const st
   co_return co_await WithProviderTimeout(payments_.Charge(order), payment_timeout_, "charge");
 }
 
-boost::asio::awaitable<core::Result<std::string>> OrderSaga::Run(std::string order_id) {
+boost::asio::awaitable<core::Result<std::optional<storage::OrderStatus>>> OrderSaga::Run(std::string order_id) {
+  using storage::OrderStatus;
+  using storage::PaymentStatus;
   auto reserved = co_await orders_.ReserveStock(order_id, clock_.UnixMillis());
   if (!reserved) co_return reserved.error();
   // Out of stock (rejected in the same transaction), or no longer pending
   // (cancelled, or finished by an earlier delivery): nothing more to do.
-  if (reserved->outcome == ReserveOutcome::kOutOfStock) co_return std::string("rejected");
-  if (reserved->outcome != ReserveOutcome::kReserved) co_return std::string();
+  if (reserved->outcome == ReserveOutcome::kOutOfStock) co_return OrderStatus::kRejected;
+  if (reserved->outcome != ReserveOutcome::kReserved) co_return std::nullopt;
 
   // A redelivery after the decision was recorded must not ask the provider
   // again: the recorded decision wins (SettlePayment keeps the first one).
-  bool approved = reserved->order.payment == "approved";
-  if (reserved->order.payment.empty()) {
+  bool approved = reserved->order.payment == PaymentStatus::kApproved;
+  if (reserved->order.payment == PaymentStatus::kNone) {
     auto charged = co_await ChargeWithTimeout(reserved->order);
     if (!charged) co_return charged.error();
     approved = *charged;
@@ -30,7 +32,7 @@ boost::asio::awaitable<core::Result<std::string>> OrderSaga::Run(std::string ord
   if (!settled) co_return settled.error();
   // Cancelled in between: the cancellation released the stock and counted
   // itself, and an approval that came too late is being refunded.
-  if (settled->status != "confirmed" && settled->status != "rejected") co_return std::string();
+  if (settled->status != OrderStatus::kConfirmed && settled->status != OrderStatus::kRejected) co_return std::nullopt;
   co_return settled->status;
 }
 

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "core/clock.h"
@@ -29,9 +30,9 @@ class OrderSaga {
       : orders_(orders), payments_(payments), clock_(clock), payment_timeout_(payment_timeout) {}
 
   // Drives one order to a final status (or leaves it for a retry on error).
-  // Returns the status this run moved the order to ("confirmed", "rejected"),
-  // or "" when an earlier run or a cancellation had already finished it.
-  boost::asio::awaitable<core::Result<std::string>> Run(std::string order_id);
+  // Returns the status this run moved the order to (confirmed, rejected), or
+  // nullopt when an earlier run or a cancellation had already finished it.
+  boost::asio::awaitable<core::Result<std::optional<storage::OrderStatus>>> Run(std::string order_id);
 
  private:
   boost::asio::awaitable<core::Result<bool>> ChargeWithTimeout(const storage::Order& order);

@@ -90,8 +90,8 @@ TEST_F(OrderSagaTest, AnsweredChargeConfirms) {
   OrderSaga saga(orders_, payments, clock_, 5s);
   auto finished = Await(saga.Run("o1"));
   ASSERT_TRUE(finished) << finished.error().internal;
-  EXPECT_EQ(*finished, "confirmed");
-  EXPECT_EQ(Order().status, "confirmed");
+  EXPECT_EQ(*finished, storage::OrderStatus::kConfirmed);
+  EXPECT_EQ(Order().status, storage::OrderStatus::kConfirmed);
   EXPECT_EQ(Stock(), 3);
 }
 
@@ -106,15 +106,15 @@ TEST_F(OrderSagaTest, AChargeWithoutAnAnswerInTimeFailsTheRunAndTheRetryCharges)
   EXPECT_EQ(payments.cancelled, 1) << "the provider call was cancelled";
   // Outcome unknown: nothing decided, the stock stays reserved for the retry.
   storage::Order o = Order();
-  EXPECT_EQ(o.status, "pending");
-  EXPECT_EQ(o.payment, "");
+  EXPECT_EQ(o.status, storage::OrderStatus::kPending);
+  EXPECT_EQ(o.payment, storage::PaymentStatus::kNone);
   EXPECT_TRUE(o.stock_reserved);
   EXPECT_EQ(Stock(), 3);
 
   payments.set_latency(1ms);
   auto retried = Await(saga.Run("o1"));
   ASSERT_TRUE(retried) << retried.error().internal;
-  EXPECT_EQ(*retried, "confirmed");
+  EXPECT_EQ(*retried, storage::OrderStatus::kConfirmed);
   EXPECT_EQ(payments.answered, 1);
   EXPECT_EQ(Stock(), 3) << "the retry did not reserve a second time";
 }

@@ -66,9 +66,9 @@ TEST_F(CatalogServiceTest, ShownStockFollowsTheSagaAndCancellationsAsSoonAsTheyC
   EXPECT_EQ(ShownStock(), 10);
   ASSERT_TRUE(Await(orders_.ReserveStock("o1", 2)));
   EXPECT_EQ(ShownStock(), 6);
-  ASSERT_EQ(Await(orders_.SettlePayment("o1", true, 3))->status, "confirmed");
+  ASSERT_EQ(Await(orders_.SettlePayment("o1", true, 3))->status, storage::OrderStatus::kConfirmed);
   EXPECT_EQ(ShownStock(), 6);
-  ASSERT_EQ(Await(orders_.CancelOrder("u1", "o1", 4))->status, "cancelling");
+  ASSERT_EQ(Await(orders_.CancelOrder("u1", "o1", 4))->status, storage::OrderStatus::kCancelling);
   EXPECT_EQ(ShownStock(), 10);
 }
 

@@ -20,9 +20,9 @@ using http::Response;
 
 
 // The payment as the client sees it: "none" until the saga decided.
-std::string_view PaymentStatus(const storage::Order& o) {
-  if (o.payment.empty()) return "none";
-  return o.payment;
+std::string_view PaymentStatusName(const storage::Order& o) {
+  if (o.payment == storage::PaymentStatus::kNone) return "none";
+  return storage::ToString(o.payment);
 }
 
 boost::json::object OrderObject(const storage::Order& o) {
@@ -31,8 +31,8 @@ boost::json::object OrderObject(const storage::Order& o) {
     items.push_back(boost::json::object{
         {"product_id", i.product_id}, {"quantity", i.quantity}, {"unit_price_cents", i.unit_price_cents}});
   boost::json::object doc{{"id", o.id},
-                          {"status", o.status},
-                          {"payment_status", PaymentStatus(o)},
+                          {"status", storage::ToString(o.status)},
+                          {"payment_status", PaymentStatusName(o)},
                           {"total_cents", o.total_cents},
                           {"currency", o.currency},
                           {"items", std::move(items)},
@@ -116,7 +116,7 @@ void RegisterOrderRoutes(http::Router& router, OrdersService& orders) {
     if (!o) co_return http::ProblemFromError(req, o.error());
     // A paid order is cancelled once its refund went through: until then the
     // request is accepted, not done (poll the order for `cancelled`).
-    const int status = o->status == "cancelling" ? 202 : 200;
+    const int status = o->status == storage::OrderStatus::kCancelling ? 202 : 200;
     co_return Response::Json(status, boost::json::serialize(OrderObject(*o)));
   }, owner);
 }

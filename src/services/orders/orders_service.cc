@@ -15,9 +15,9 @@ namespace {
 
 // A replay answers what the first request was answered: the order as accepted.
 storage::CreatedOrder AsAccepted(storage::Order order) {
-  order.status = "pending";
+  order.status = storage::OrderStatus::kPending;
   order.reason.clear();
-  order.payment.clear();
+  order.payment = storage::PaymentStatus::kNone;
   order.updated_at = order.created_at;
   return storage::CreatedOrder{std::move(order), true};
 }

@@ -82,14 +82,14 @@ TEST_F(OrdersServiceTest, ARetryOverTheRateIsStillAnsweredWithTheOrderAsAccepted
   EXPECT_FALSE(first->replayed);
   // The saga confirms it meanwhile; the retry still answers the accepted order.
   ASSERT_TRUE(Await(orders_.ReserveStock(first->order.id, 2)));
-  ASSERT_EQ(Await(orders_.SettlePayment(first->order.id, true, 3))->status, "confirmed");
+  ASSERT_EQ(Await(orders_.SettlePayment(first->order.id, true, 3))->status, storage::OrderStatus::kConfirmed);
 
   auto again = Place("k1");
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->order.id, first->order.id);
-  EXPECT_EQ(again->order.status, "pending");
-  EXPECT_EQ(again->order.payment, "");
+  EXPECT_EQ(again->order.status, storage::OrderStatus::kPending);
+  EXPECT_EQ(again->order.payment, storage::PaymentStatus::kNone);
   EXPECT_EQ(again->order.updated_at, again->order.created_at);
   // The same key with another body is a reuse, whatever the rate says.
   EXPECT_EQ(Place("k1", 2).error().code, core::Errc::kUnprocessable);
@@ -115,7 +115,7 @@ TEST_F(OrdersServiceTest, PendingOrdersAreCappedPerUserUntilOneFinishes) {
 
   // Confirmed by the saga: a slot is free again.
   ASSERT_TRUE(Await(orders_.ReserveStock(ids[0], 2)));
-  ASSERT_EQ(Await(orders_.SettlePayment(ids[0], true, 3))->status, "confirmed");
+  ASSERT_EQ(Await(orders_.SettlePayment(ids[0], true, 3))->status, storage::OrderStatus::kConfirmed);
   EXPECT_TRUE(Place("k3"));
   EXPECT_FALSE(Place("k4"));
   // Cancelled: another one.
@@ -131,26 +131,26 @@ TEST_F(OrdersServiceTest, CancellingAPaidOrderWaitsForItsRefundAndAnUnpaidOneIsC
   ASSERT_TRUE(unpaid);
   auto cancelled = Await(service_->Cancel(owner, unpaid->order.id));
   ASSERT_TRUE(cancelled);
-  EXPECT_EQ(cancelled->status, "cancelled");
-  EXPECT_EQ(cancelled->payment, "");
+  EXPECT_EQ(cancelled->status, storage::OrderStatus::kCancelled);
+  EXPECT_EQ(cancelled->payment, storage::PaymentStatus::kNone);
 
   auto paid = Place("k2", 3);
   ASSERT_TRUE(Await(orders_.ReserveStock(paid->order.id, 2)));
-  ASSERT_EQ(Await(orders_.SettlePayment(paid->order.id, true, 3))->status, "confirmed");
+  ASSERT_EQ(Await(orders_.SettlePayment(paid->order.id, true, 3))->status, storage::OrderStatus::kConfirmed);
   EXPECT_EQ(Await(catalog_.GetProduct("p1"))->stock, 997);
   auto cancelling = Await(service_->Cancel(owner, paid->order.id));
   ASSERT_TRUE(cancelling);
-  EXPECT_EQ(cancelling->status, "cancelling");
-  EXPECT_EQ(cancelling->payment, "refund_pending");
+  EXPECT_EQ(cancelling->status, storage::OrderStatus::kCancelling);
+  EXPECT_EQ(cancelling->payment, storage::PaymentStatus::kRefundPending);
   EXPECT_EQ(Await(catalog_.GetProduct("p1"))->stock, 1000) << "the stock comes back at once";
   // Asking again changes nothing while the refund is on its way; another user sees no order.
-  EXPECT_EQ(Await(service_->Cancel(owner, paid->order.id))->status, "cancelling");
+  EXPECT_EQ(Await(service_->Cancel(owner, paid->order.id))->status, storage::OrderStatus::kCancelling);
   EXPECT_EQ(Await(service_->Cancel({"u2", "user"}, paid->order.id)).error().code, core::Errc::kNotFound);
-  ASSERT_EQ(Await(orders_.CompleteRefund(paid->order.id, 4))->status, "cancelled");
+  ASSERT_EQ(Await(orders_.CompleteRefund(paid->order.id, 4))->status, storage::OrderStatus::kCancelled);
   auto seen = Await(service_->Get(owner, paid->order.id));
-  EXPECT_EQ(seen->status, "cancelled");
-  EXPECT_EQ(seen->payment, "refunded");
-  EXPECT_EQ(Await(service_->Cancel(owner, paid->order.id))->status, "cancelled");
+  EXPECT_EQ(seen->status, storage::OrderStatus::kCancelled);
+  EXPECT_EQ(seen->payment, storage::PaymentStatus::kRefunded);
+  EXPECT_EQ(Await(service_->Cancel(owner, paid->order.id))->status, storage::OrderStatus::kCancelled);
 }
 
 }  // namespace

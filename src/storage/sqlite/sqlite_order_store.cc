@@ -35,16 +35,23 @@ Result<bool> LoadItems(Connection& conn, Order& o) {
   return true;
 }
 
-Loaded ReadOrder(const Statement& st) {
+Result<Loaded> ReadOrder(const Statement& st) {
   Loaded l;
   l.order.id = st.ColumnText(0);
   l.order.user_id = st.ColumnText(1);
-  l.order.status = st.ColumnText(2);
+  const std::string status = st.ColumnText(2), payment = st.ColumnText(7);
+  auto parsed_status = ParseOrderStatus(status);
+  auto parsed_payment = ParsePaymentStatus(payment);
+  // The table's CHECKs allow no other value: this is a damaged database.
+  if (!parsed_status || !parsed_payment)
+    return Error::Make(Errc::kInternal, "internal error",
+                       "order " + l.order.id + " has status '" + status + "', payment '" + payment + "'");
+  l.order.status = *parsed_status;
+  l.order.payment = *parsed_payment;
   l.order.reason = st.ColumnText(3);
   l.order.total_cents = st.ColumnInt64(4);
   l.order.currency = st.ColumnText(5);
   l.order.stock_reserved = st.ColumnInt64(6) != 0;
-  l.order.payment = st.ColumnText(7);
   l.order.created_at = st.ColumnInt64(8);
   l.order.updated_at = st.ColumnInt64(9);
   l.seq = st.ColumnInt64(10);
@@ -59,9 +66,10 @@ Result<Order> FindHeader(Connection& conn, const std::string& id) {
   auto row = st->Step();
   if (!row) return row.error();
   if (!*row) return Error::Make(Errc::kNotFound, "no such order");
-  Order o = ReadOrder(*st).order;
+  auto loaded = ReadOrder(*st);
   st->Reset();
-  return o;
+  if (!loaded) return loaded.error();
+  return std::move(loaded->order);
 }
 
 Result<Order> Find(Connection& conn, const std::string& id) {
@@ -72,12 +80,12 @@ Result<Order> Find(Connection& conn, const std::string& id) {
 }
 
 Result<void> Emit(Connection& conn, std::string_view topic, const Order& o, int64_t now_ms) {
-  boost::json::object payload{{"order_id", o.id}, {"user_id", o.user_id}, {"status", o.status}};
+  boost::json::object payload{{"order_id", o.id}, {"user_id", o.user_id}, {"status", ToString(o.status)}};
   if (!o.reason.empty()) payload["reason"] = o.reason;
   return AppendToOutbox(conn, topic, o.id, boost::json::serialize(payload), now_ms);
 }
 
-Result<void> SetStatus(Connection& conn, const std::string& id, std::string_view status, std::string_view reason,
+Result<void> SetStatus(Connection& conn, const std::string& id, OrderStatus status, std::string_view reason,
                        int64_t now_ms) {
   // Terminal states hold no reservation; clearing it in the same statement
   // keeps the table's invariants true at every statement boundary.
@@ -85,7 +93,7 @@ Result<void> SetStatus(Connection& conn, const std::string& id, std::string_view
       "UPDATE orders SET status = ?1, reason = ?2, updated_at = ?3, "
       "stock_reserved = CASE WHEN ?1 IN ('rejected', 'cancelled') THEN 0 ELSE stock_reserved END WHERE id = ?4");
   if (!st) return st.error();
-  st->Bind(1, status).Bind(2, reason).Bind(3, now_ms).Bind(4, id);
+  st->Bind(1, ToString(status)).Bind(2, reason).Bind(3, now_ms).Bind(4, id);
   return st->Run();
 }
 
@@ -111,7 +119,9 @@ Result<std::optional<KeyedOrder>> FindByKey(Connection& conn, const std::string&
   auto row = st->Step();
   if (!row) return row.error();
   if (!*row) return std::optional<KeyedOrder>();
-  KeyedOrder found{ReadOrder(*st).order, st->ColumnText(11)};
+  auto loaded = ReadOrder(*st);
+  if (!loaded) return loaded.error();
+  KeyedOrder found{std::move(loaded->order), st->ColumnText(11)};
   st->Reset();
   if (auto r = LoadItems(conn, found.order); !r) return r.error();
   return std::optional<KeyedOrder>(std::move(found));
@@ -145,7 +155,7 @@ Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
   Order o;
   o.id = in.id;
   o.user_id = in.user_id;
-  o.status = "pending";
+  o.status = OrderStatus::kPending;
   o.created_at = o.updated_at = in.now_ms;
   std::vector<core::FieldError> errors;
   for (size_t i = 0; i < in.items.size(); ++i) {
@@ -204,21 +214,22 @@ Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
 // charge was in flight) is money taken for nothing: it is recorded as
 // refund_pending with its `order.refund_requested` event, never as approved.
 Result<void> Decide(Connection& conn, Order& o, bool approved, int64_t now_ms) {
-  if (!o.payment.empty()) return {};
-  const bool refund = approved && o.status != "pending";
-  o.payment = refund ? "refund_pending" : approved ? "approved" : "declined";
+  if (o.payment != PaymentStatus::kNone) return {};
+  const bool refund = approved && o.status != OrderStatus::kPending;
+  o.payment = refund ? PaymentStatus::kRefundPending : approved ? PaymentStatus::kApproved : PaymentStatus::kDeclined;
   auto st = conn.Prepare("UPDATE orders SET payment = ? WHERE id = ?");
   if (!st) return st.error();
-  st->Bind(1, o.payment).Bind(2, o.id);
+  st->Bind(1, ToString(o.payment)).Bind(2, o.id);
   if (auto r = st->Run(); !r) return r.error();
   if (refund) return Emit(conn, kRefundRequestedTopic, o, now_ms);
   return {};
 }
 
 Result<Order> Confirm(Connection& conn, Order o, int64_t now_ms) {
-  if (o.status != "pending" || !o.stock_reserved || o.payment != "approved") return o;
-  if (auto r = SetStatus(conn, o.id, "confirmed", "", now_ms); !r) return r.error();
-  o.status = "confirmed";
+  if (!CanMove(o.status, OrderStatus::kConfirmed) || !o.stock_reserved || o.payment != PaymentStatus::kApproved)
+    return o;
+  if (auto r = SetStatus(conn, o.id, OrderStatus::kConfirmed, "", now_ms); !r) return r.error();
+  o.status = OrderStatus::kConfirmed;
   o.updated_at = now_ms;
   if (auto r = Emit(conn, "order.confirmed", o, now_ms); !r) return r.error();
   return o;
@@ -226,10 +237,10 @@ Result<Order> Confirm(Connection& conn, Order o, int64_t now_ms) {
 
 Result<Order> Reject(Connection& conn, Order o, const std::string& reason, int64_t now_ms,
                      ProductChangeOutbox& changed) {
-  if (o.status != "pending") return o;
+  if (!CanMove(o.status, OrderStatus::kRejected)) return o;
   if (auto r = ReleaseStock(conn, o, changed, now_ms); !r) return r.error();
-  if (auto r = SetStatus(conn, o.id, "rejected", reason, now_ms); !r) return r.error();
-  o.status = "rejected";
+  if (auto r = SetStatus(conn, o.id, OrderStatus::kRejected, reason, now_ms); !r) return r.error();
+  o.status = OrderStatus::kRejected;
   o.reason = reason;
   o.stock_reserved = false;
   o.updated_at = now_ms;
@@ -302,9 +313,10 @@ Async<OrderPage> SqliteOrderStore::ListOrders(std::string user_id, std::string c
         auto row = st->Step();
         if (!row) return row.error();
         if (!*row) break;
-        Loaded l = ReadOrder(*st);
-        page.items.push_back(std::move(l.order));
-        seqs.push_back(l.seq);
+        auto l = ReadOrder(*st);
+        if (!l) return l.error();
+        page.items.push_back(std::move(l->order));
+        seqs.push_back(l->seq);
       }
       st->Reset();
       if (page.items.size() > static_cast<size_t>(limit)) {
@@ -324,16 +336,16 @@ Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string orde
     auto o = Find(conn, order_id);
     if (!o) return o.error();
     if (o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
-    if (o->status == "cancelled" || o->status == "cancelling") return o;
-    if (o->status == "rejected")
+    if (o->status == OrderStatus::kCancelled || o->status == OrderStatus::kCancelling) return o;
+    if (!CanMove(o->status, OrderStatus::kCancelling))
       return Error::Make(Errc::kConflict, "a rejected order cannot be cancelled").WithType("order-not-cancellable");
     // The goods are given back at once; only the money may still be on its way.
     if (auto r = ReleaseStock(conn, *o, changed, now_ms); !r) return r.error();
     o->stock_reserved = false;
     o->updated_at = now_ms;
-    if (o->payment != "approved") {
-      if (auto r = SetStatus(conn, o->id, "cancelled", "", now_ms); !r) return r.error();
-      o->status = "cancelled";
+    if (o->payment != PaymentStatus::kApproved) {
+      if (auto r = SetStatus(conn, o->id, OrderStatus::kCancelled, "", now_ms); !r) return r.error();
+      o->status = OrderStatus::kCancelled;
       if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
       return o;
     }
@@ -345,8 +357,8 @@ Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string orde
     if (!st) return st.error();
     st->Bind(1, now_ms).Bind(2, o->id);
     if (auto r = st->Run(); !r) return r.error();
-    o->status = "cancelling";
-    o->payment = "refund_pending";
+    o->status = OrderStatus::kCancelling;
+    o->payment = PaymentStatus::kRefundPending;
     if (auto r = Emit(conn, kRefundRequestedTopic, *o, now_ms); !r) return r.error();
     return o;
   });
@@ -356,19 +368,20 @@ Async<Order> SqliteOrderStore::CompleteRefund(std::string order_id, int64_t now_
   return writer_.Run([order_id = std::move(order_id), now_ms](Connection& conn) -> Result<Order> {
     auto o = Find(conn, order_id);
     if (!o) return o.error();
-    if (o->payment == "refunded") return o;
-    if (o->payment != "refund_pending")
-      return Error::Make(Errc::kConflict, "this order has no refund pending", "payment is '" + o->payment + "'");
+    if (o->payment == PaymentStatus::kRefunded) return o;
+    if (o->payment != PaymentStatus::kRefundPending)
+      return Error::Make(Errc::kConflict, "this order has no refund pending",
+                         "payment is '" + std::string(ToString(o->payment)) + "'");
     auto st = conn.Prepare(
         "UPDATE orders SET payment = 'refunded', updated_at = ?1, "
         "status = CASE WHEN status = 'cancelling' THEN 'cancelled' ELSE status END WHERE id = ?2");
     if (!st) return st.error();
     st->Bind(1, now_ms).Bind(2, o->id);
     if (auto r = st->Run(); !r) return r.error();
-    o->payment = "refunded";
+    o->payment = PaymentStatus::kRefunded;
     o->updated_at = now_ms;
-    if (o->status == "cancelling") {
-      o->status = "cancelled";
+    if (o->status == OrderStatus::kCancelling) {
+      o->status = OrderStatus::kCancelled;
       if (auto r = Emit(conn, "order.cancelled", *o, now_ms); !r) return r.error();
     }
     return o;
@@ -386,7 +399,7 @@ Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t 
                                          Connection& conn, ProductChangeOutbox& changed) -> Result<Reservation> {
     auto o = Find(conn, order_id);
     if (!o) return o.error();
-    if (o->status != "pending") return Reservation{ReserveOutcome::kNotPending, std::move(*o)};
+    if (o->status != OrderStatus::kPending) return Reservation{ReserveOutcome::kNotPending, std::move(*o)};
     if (o->stock_reserved) return Reservation{ReserveOutcome::kReserved, std::move(*o)};
     // The guarded decrement is the whole no-overselling argument: it only
     // succeeds while enough stock is left, inside one write transaction.
@@ -413,8 +426,8 @@ Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t 
       }
     }
     if (!all_reserved) {
-      if (auto r = SetStatus(conn, o->id, "rejected", "out_of_stock", now_ms); !r) return r.error();
-      o->status = "rejected";
+      if (auto r = SetStatus(conn, o->id, OrderStatus::kRejected, "out_of_stock", now_ms); !r) return r.error();
+      o->status = OrderStatus::kRejected;
       o->reason = "out_of_stock";
       if (auto r = Emit(conn, "order.rejected", *o, now_ms); !r) return r.error();
       return Reservation{ReserveOutcome::kOutOfStock, std::move(*o)};
@@ -429,8 +442,8 @@ Async<Reservation> SqliteOrderStore::ReserveStock(std::string order_id, int64_t 
   });
 }
 
-Async<std::string> SqliteOrderStore::RecordPayment(std::string order_id, bool approved) {
-  return writer_.Run([order_id = std::move(order_id), approved](Connection& conn) -> Result<std::string> {
+Async<PaymentStatus> SqliteOrderStore::RecordPayment(std::string order_id, bool approved) {
+  return writer_.Run([order_id = std::move(order_id), approved](Connection& conn) -> Result<PaymentStatus> {
     auto o = FindHeader(conn, order_id);
     if (!o) return o.error();
     // No clock here: a refund request it writes is stamped with the order's last change.
@@ -445,7 +458,7 @@ Async<Order> SqliteOrderStore::SettlePayment(std::string order_id, bool approved
     auto o = FindHeader(conn, order_id);
     if (!o) return o.error();
     if (auto r = Decide(conn, *o, approved, now_ms); !r) return r.error();
-    if (o->payment == "approved") return Confirm(conn, std::move(*o), now_ms);
+    if (o->payment == PaymentStatus::kApproved) return Confirm(conn, std::move(*o), now_ms);
     // Only a rejection gives stock back, and only that needs the items.
     if (auto r = LoadItems(conn, *o); !r) return r.error();
     return Reject(conn, std::move(*o), "payment_declined", now_ms, changed);

@@ -34,7 +34,7 @@ class SqliteOrderStore final : public OrderStore {
   Async<Order> LoadOrder(std::string order_id) override;
   Async<Reservation> ReserveStock(std::string order_id, int64_t now_ms) override;
   Async<Order> SettlePayment(std::string order_id, bool approved, int64_t now_ms) override;
-  Async<std::string> RecordPayment(std::string order_id, bool approved) override;
+  Async<PaymentStatus> RecordPayment(std::string order_id, bool approved) override;
   Async<Order> ConfirmOrder(std::string order_id, int64_t now_ms) override;
   Async<Order> RejectOrder(std::string order_id, std::string reason, int64_t now_ms) override;
 

@@ -94,15 +94,63 @@ TEST(SqliteOrderStore, IllegalTransitionsAreRefusedByTheDatabase) {
   // A paid order: never cancelled without its refund.
   ASSERT_TRUE(order_contract::Await(h.orders().CreateOrder(NewOrder{"o2", "u1", "k2", "h", {{"p1", 1, 0}}, 1})));
   ASSERT_TRUE(order_contract::Await(h.orders().ReserveStock("o2", 2)));
-  ASSERT_EQ(order_contract::Await(h.orders().SettlePayment("o2", true, 3))->status, "confirmed");
+  ASSERT_EQ(order_contract::Await(h.orders().SettlePayment("o2", true, 3))->status, storage::OrderStatus::kConfirmed);
   EXPECT_FALSE(set("UPDATE orders SET status = 'cancelled', stock_reserved = 0 WHERE id = 'o2'"));
   EXPECT_FALSE(set("UPDATE orders SET payment = 'declined' WHERE id = 'o2'")) << "a decision is never rewritten";
-  ASSERT_EQ(order_contract::Await(h.orders().CancelOrder("u1", "o2", 4))->status, "cancelling");
+  ASSERT_EQ(order_contract::Await(h.orders().CancelOrder("u1", "o2", 4))->status, storage::OrderStatus::kCancelling);
   EXPECT_FALSE(set("UPDATE orders SET status = 'cancelled' WHERE id = 'o2'")) << "not before the refund";
   EXPECT_FALSE(set("UPDATE orders SET status = 'confirmed' WHERE id = 'o2'"));
   EXPECT_FALSE(set("UPDATE orders SET payment = 'approved' WHERE id = 'o2'"));
   EXPECT_TRUE(set("UPDATE orders SET status = 'cancelled', payment = 'refunded' WHERE id = 'o2'"));
   EXPECT_FALSE(set("UPDATE orders SET payment = 'refund_pending' WHERE id = 'o2'")) << "a refund is never undone";
+}
+
+// The database's triggers and storage/order_status.h's table are one machine:
+// every (from, to) pair is allowed by both or by neither. The CHECKs that tie
+// status to payment and reservation are switched off for this, so only the
+// triggers decide; cancelling -> cancelled is tried with the refund done, the
+// one extra condition the trigger adds.
+TEST(SqliteOrderStore, TheTriggersAllowExactlyTheMovesOfTheTransitionTable) {
+  test_util::TempDir dir("shopd-order-machine");
+  auto db = test_util::OpenOrDie(dir.path());
+  constexpr OrderStatus kStatuses[] = {OrderStatus::kPending, OrderStatus::kConfirmed, OrderStatus::kRejected,
+                                       OrderStatus::kCancelling, OrderStatus::kCancelled};
+  constexpr PaymentStatus kPayments[] = {PaymentStatus::kNone, PaymentStatus::kApproved, PaymentStatus::kDeclined,
+                                         PaymentStatus::kRefundPending, PaymentStatus::kRefunded};
+  int n = 0;
+  // Inserts a row in `status` / `payment` and tries `update` on it; true when the triggers let it through.
+  auto try_move = [&](std::string_view status, std::string_view payment, const std::string& update) {
+    const std::string id = "o" + std::to_string(++n);
+    auto r = db->WithConnection([&](Connection& c) -> core::Result<void> {
+      if (auto off = c.Exec("PRAGMA ignore_check_constraints = ON"); !off) return off;
+      auto ins = c.Prepare(
+          "INSERT INTO orders (id, user_id, status, total_cents, currency, payment, idempotency_key, request_hash, "
+          "created_at, updated_at) VALUES (?1, 'u1', ?2, 100, 'USD', ?3, ?1, 'h', 1, 1)");
+      if (!ins) return ins.error();
+      ins->Bind(1, id).Bind(2, status).Bind(3, payment);
+      if (auto done = ins->Run(); !done) return done;
+      auto moved = c.Exec(update + " WHERE id = '" + id + "'");
+      if (auto on = c.Exec("PRAGMA ignore_check_constraints = OFF"); !on) return on;
+      return moved;
+    });
+    return r.has_value();
+  };
+  for (OrderStatus from : kStatuses) {
+    for (OrderStatus to : kStatuses) {
+      if (from == to) continue;
+      const bool allowed = try_move(ToString(from), "refunded",
+                                    "UPDATE orders SET status = '" + std::string(ToString(to)) + "'");
+      EXPECT_EQ(allowed, CanMove(from, to)) << from << " -> " << to;
+    }
+  }
+  for (PaymentStatus from : kPayments) {
+    for (PaymentStatus to : kPayments) {
+      if (from == to) continue;
+      const bool allowed = try_move("pending", ToString(from),
+                                    "UPDATE orders SET payment = '" + std::string(ToString(to)) + "'");
+      EXPECT_EQ(allowed, CanMove(from, to)) << from << " -> " << to;
+    }
+  }
 }
 
 // Records every notice, as the catalog's cache would act on it.
@@ -149,7 +197,7 @@ TEST(SqliteOrderStore, EveryStockChangeIsAnnouncedAfterItsCommitAndWrittenToTheO
   ASSERT_EQ(Await(orders.ReserveStock("o1", 2))->outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(heard.notices, (std::vector<Ids>{{"p1", "p2"}}));
   EXPECT_EQ(CountOutbox(*db, changed), 2);
-  ASSERT_EQ(Await(orders.CancelOrder("u1", "o1", 3))->status, "cancelled");
+  ASSERT_EQ(Await(orders.CancelOrder("u1", "o1", 3))->status, storage::OrderStatus::kCancelled);
   EXPECT_EQ(heard.notices.back(), (Ids{"p1", "p2"}));
   EXPECT_EQ(CountOutbox(*db, changed), 4);
 
@@ -162,7 +210,7 @@ TEST(SqliteOrderStore, EveryStockChangeIsAnnouncedAfterItsCommitAndWrittenToTheO
   // A declined payment gives the stock back.
   ASSERT_TRUE(Await(orders.CreateOrder(NewOrder{"o3", "u1", "k3", "h", {{"p1", 1, 0}}, 6})));
   ASSERT_TRUE(Await(orders.ReserveStock("o3", 7)));
-  ASSERT_EQ(Await(orders.SettlePayment("o3", false, 8))->status, "rejected");
+  ASSERT_EQ(Await(orders.SettlePayment("o3", false, 8))->status, storage::OrderStatus::kRejected);
   EXPECT_EQ(heard.notices, (std::vector<Ids>{{"p1"}, {"p1"}}));
 
   // A confirmed order's cancellation gives the stock back at once; the
@@ -170,11 +218,11 @@ TEST(SqliteOrderStore, EveryStockChangeIsAnnouncedAfterItsCommitAndWrittenToTheO
   heard.notices.clear();
   ASSERT_TRUE(Await(orders.CreateOrder(NewOrder{"o4", "u1", "k4", "h", {{"p2", 1, 0}}, 9})));
   ASSERT_TRUE(Await(orders.ReserveStock("o4", 10)));
-  ASSERT_EQ(Await(orders.SettlePayment("o4", true, 11))->status, "confirmed");
-  ASSERT_EQ(Await(orders.CancelOrder("u1", "o4", 12))->status, "cancelling");
+  ASSERT_EQ(Await(orders.SettlePayment("o4", true, 11))->status, storage::OrderStatus::kConfirmed);
+  ASSERT_EQ(Await(orders.CancelOrder("u1", "o4", 12))->status, storage::OrderStatus::kCancelling);
   EXPECT_EQ(heard.notices, (std::vector<Ids>{{"p2"}, {"p2"}}));
   EXPECT_EQ(CountOutbox(*db, std::string(kRefundRequestedTopic)), 1);
-  ASSERT_EQ(Await(orders.CompleteRefund("o4", 13))->status, "cancelled");
+  ASSERT_EQ(Await(orders.CompleteRefund("o4", 13))->status, storage::OrderStatus::kCancelled);
   EXPECT_EQ(heard.notices.size(), 2u) << "the refund changes no stock";
 
   // An admin update.
@@ -228,8 +276,8 @@ TEST(SqliteOrderStore, MigrationSixKeepsTheOrdersAndAllowsRefunds) {
   using order_contract::Await;
   auto cancelling = Await(orders.CancelOrder("u1", "o2", 2));
   ASSERT_TRUE(cancelling) << cancelling.error().internal;
-  EXPECT_EQ(cancelling->status, "cancelling");
-  EXPECT_EQ(Await(orders.CompleteRefund("o2", 3))->status, "cancelled");
+  EXPECT_EQ(cancelling->status, storage::OrderStatus::kCancelling);
+  EXPECT_EQ(Await(orders.CompleteRefund("o2", 3))->status, storage::OrderStatus::kCancelled);
   auto next = Await(orders.CreateOrder(NewOrder{"o3", "u1", "k3", "h", {{"p1", 1, 0}}, 4}));
   ASSERT_TRUE(next) << next.error().internal;
   EXPECT_GT(count("SELECT seq FROM orders WHERE id = 'o3'").value(),

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -233,15 +234,42 @@ struct OrderPipeline::Impl {
     }
   }
 
+  // Every loop, in the order they start: consumers before what feeds them,
+  // so nothing is produced for a loop that is not running yet. They stop in
+  // the reverse order, producers first.
+  struct Loop {
+    const char* name;
+    std::function<void(asio::any_io_executor)> start;
+    std::function<asio::awaitable<void>()> stop;
+  };
+  std::vector<Loop> Loops(int64_t product_start_offset) {
+    return {
+        {"order-saga worker", [this](auto ex) { saga_worker.Start(ex); }, [this] { return saga_worker.Stop(); }},
+        {"order.created consumer", [this](auto ex) { created_consumer.Start(ex); },
+         [this] { return created_consumer.Stop(); }},
+        {"order-refund worker", [this](auto ex) { refund_worker.Start(ex); }, [this] { return refund_worker.Stop(); }},
+        {"order.refund_requested consumer", [this](auto ex) { refund_consumer.Start(ex); },
+         [this] { return refund_consumer.Stop(); }},
+        {"product.changed tail", [this, product_start_offset](auto ex) { product_tail.Start(ex, product_start_offset); },
+         [this] { return product_tail.Stop(); }},
+        {"outbox relay", [this](auto ex) { relay.Start(ex); }, [this] { return relay.Stop(); }},
+    };
+  }
+
+  void StartLoops(int64_t product_start_offset) {
+    loops = Loops(product_start_offset);
+    for (Loop& loop : loops) loop.start(background.get_executor());
+    asio::co_spawn(background, TrimLoop(), asio::detached);
+  }
+
   asio::awaitable<void> StopLoops() {
     trim_timer.cancel();
+    for (auto it = loops.rbegin(); it != loops.rend(); ++it) {
+      co_await it->stop();
+      obs::LogDebug("background loop stopped", {{"loop", it->name}});
+    }
+    // Last: until here a commit still wakes whichever loop is left.
     co_await change_watcher.Stop();
-    co_await relay.Stop();
-    co_await product_tail.Stop();
-    co_await refund_consumer.Stop();
-    co_await created_consumer.Stop();
-    co_await refund_worker.Stop();
-    co_await saga_worker.Stop();
   }
 
   const workers::WorkersConfig config;
@@ -269,6 +297,7 @@ struct OrderPipeline::Impl {
   events::EventTail product_tail;
   events::sqlite::SqliteOutboxRelay relay;
   asio::steady_timer trim_timer;
+  std::vector<Loop> loops;  // as started
   std::thread thread;
   bool started = false;
   bool stopped = false;
@@ -292,13 +321,7 @@ void OrderPipeline::Start() {
   // entries that do not exist yet is harmless).
   auto product_end = p.event_log.EndOffsetSync(std::string(storage::kProductChangedTopic));
   if (!product_end) obs::LogWarn("product change tail starts at 0", {{"error", product_end.error().message}});
-  asio::co_spawn(p.background, p.TrimLoop(), asio::detached);
-  p.product_tail.Start(p.background.get_executor(), product_end ? *product_end : 0);
-  p.relay.Start(p.background.get_executor());
-  p.created_consumer.Start(p.background.get_executor());
-  p.saga_worker.Start(p.background.get_executor());
-  p.refund_consumer.Start(p.background.get_executor());
-  p.refund_worker.Start(p.background.get_executor());
+  p.StartLoops(product_end ? *product_end : 0);
   p.thread = std::thread([&p] {
     pthread_setname_np(pthread_self(), "shopd-bg");
     p.background.run();

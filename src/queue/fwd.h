@@ -19,4 +19,7 @@ class JobWorker;
 namespace sqlite {
 class SqliteJobQueue;
 }  // namespace sqlite
+namespace postgres {
+class PgJobQueue;
+}  // namespace postgres
 }  // namespace shopd::queue

@@ -44,6 +44,38 @@ const std::vector<Migration>& Migrations() {
         "CREATE INDEX refresh_tokens_family_started_at ON refresh_tokens (family_started_at)",
         "CREATE INDEX refresh_tokens_purgeable ON refresh_tokens (expires_at) "
         "WHERE spent_at IS NULL OR revoked_at IS NOT NULL"}},
+      // queue/postgres, as storage/sqlite's `jobs` and `job_counters`.
+      // run_at_ms: when a ready job is due; for a dead one, when it died.
+      // Completed jobs are deleted and counted in job_counters. An identity
+      // column: a job id is never reused, so a stale id cannot name a newer job.
+      {3, "job queue",
+       {R"sql(CREATE TABLE jobs (
+  id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  queue          TEXT NOT NULL,
+  payload        TEXT NOT NULL,
+  state          TEXT NOT NULL CHECK (state IN ('ready', 'leased', 'dead')),
+  attempts       INT NOT NULL DEFAULT 0,
+  max_attempts   INT NOT NULL CHECK (max_attempts > 0),
+  run_at_ms      BIGINT NOT NULL,
+  lease_until_ms BIGINT,
+  lease_token    TEXT,
+  dedupe_key     TEXT,
+  last_error     TEXT,
+  created_ms     BIGINT NOT NULL,
+  CHECK ((state = 'leased') = (lease_until_ms IS NOT NULL AND lease_token IS NOT NULL))))sql",
+        // UNIQUE (queue, dedupe_key) over the rows that have a key only.
+        "CREATE UNIQUE INDEX jobs_dedupe ON jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL",
+        // Partial indexes: Lease and NextDueInMs read only due jobs, in order.
+        "CREATE INDEX jobs_ready ON jobs (queue, run_at_ms, id) WHERE state = 'ready'",
+        "CREATE INDEX jobs_leased ON jobs (queue, lease_until_ms, id) WHERE state = 'leased'",
+        "CREATE INDEX jobs_dead ON jobs (queue, id) WHERE state = 'dead'",
+        // Completions per queue, spread over shards (job id % 16) so that
+        // concurrent Completes of one queue do not queue up on one row lock.
+        R"sql(CREATE TABLE job_counters (
+  queue     TEXT NOT NULL,
+  shard     SMALLINT NOT NULL,
+  completed BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, shard)))sql"}},
   };
   return kMigrations;
 }

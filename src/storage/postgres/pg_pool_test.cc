@@ -118,10 +118,10 @@ TEST(PgMigrations, ApplyingTwiceChangesNothing) {
 
 // A database migrated by a build before migration 2: its users and sessions
 // survive, every user at token version 0, every family started at its
-// oldest token still on file.
+// oldest token still on file. (Later migrations are undone first.)
 TEST(PgMigrations, Migration2KeepsExistingUsersAndDatesTheirFamilies) {
   test_util::FreshDatabase db;
-  for (const char* sql : {"DROP INDEX refresh_tokens_user_id", "DROP INDEX refresh_tokens_family_started_at",
+  for (const char* sql : {"DROP TABLE job_counters", "DROP TABLE jobs", "DROP INDEX refresh_tokens_user_id", "DROP INDEX refresh_tokens_family_started_at",
                           "DROP INDEX refresh_tokens_purgeable",
                           "ALTER TABLE users DROP COLUMN token_version",
                           "ALTER TABLE refresh_tokens DROP COLUMN family_started_at",

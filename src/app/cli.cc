@@ -12,6 +12,7 @@
 #include "app/data_dir.h"
 #include "app/embedded_app.h"
 #include "app/jwt_secret.h"
+#include "app/migrate_cli.h"
 #include "app/queue_cli.h"
 #include "app/settings.h"
 #include "app/supervisor.h"
@@ -123,6 +124,13 @@ int Main(int argc, char** argv) {
   dead_cmd->add_option("--limit", dead_limit, "at most this many [default 100]")->check(CLI::Range(1, 1000));
   dead_cmd->add_option("--retry", retry_id, "re-enqueue the dead letter with this id")->check(CLI::PositiveNumber);
 
+  CLI::App* migrate_cmd =
+      cli.add_subcommand("migrate", "bring a PostgreSQL database's schema up to this build's (idempotent)");
+  std::string database_url;
+  migrate_cmd->add_option("--database-url", database_url,
+                          "postgres://USER[:PASSWORD]@HOST[:PORT]/DB [env SHOPD_DATABASE_URL, or a file named by "
+                          "SHOPD_DATABASE_URL_FILE]");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -133,6 +141,7 @@ int Main(int argc, char** argv) {
     if (serve->count("--" + key) > 0) src.SetFlag(key, value);
   if (serve->parsed()) return Serve(src);
   if (stats_cmd->parsed()) return QueueStatsCommand(queue_data_dir);
+  if (migrate_cmd->parsed()) return MigrateCommand(database_url, std::cout, std::cerr);
   if (dead_cmd->parsed())
     return QueueDeadLettersCommand(queue_data_dir, dead_queue, dead_limit,
                                    dead_cmd->count("--retry") ? std::optional<int64_t>(retry_id) : std::nullopt);

@@ -6,11 +6,13 @@
 // `product_changes`, all on one background io_context thread of its own,
 // away from the reactors.
 //
-// Cross-process staleness of cached products: a change committed by another
-// process reaches this one's cache after the relay moved it into the log
-// (its poll, 10 ms, or at once when that process's relay was woken) plus this
-// tail's idle poll (at most 50 ms): well under a second while the pipeline
-// runs; the catalog cache TTL (--catalog-cache-ttl-ms) bounds it if it stalls.
+// The loops sleep until a write wakes them: this process's own writes by a
+// direct call, other processes' through the database change watcher
+// (storage/sqlite/sqlite_change_watcher.h), at most 5 ms after their commit.
+// So a product change committed by another process reaches this one's cache
+// once its relay moved it into the log and this tail read it: milliseconds
+// while the pipeline runs; the catalog cache TTL (--catalog-cache-ttl-ms)
+// bounds it if it stalls.
 //
 //   OrderPipeline pipeline(db, pool, writer, order_store, settings.workers, metrics, clock, &changes);
 //   pipeline.Start();

@@ -10,6 +10,8 @@
 #include <tuple>
 #include <utility>
 
+#include "queue/detail/backend_rules.h"
+
 namespace shopd::queue::postgres {
 namespace {
 
@@ -21,19 +23,14 @@ using storage::postgres::Run;
 template <class T>
 using Awaitable = boost::asio::awaitable<T>;
 
-constexpr size_t kMaxQueueNameBytes = 200;
-constexpr size_t kMaxDedupeKeyBytes = 512;
-constexpr size_t kMaxEnqueueBatch = 10'000;
-constexpr size_t kMaxErrorBytes = 4096;
-// Bounds that keep `now + x` far from overflow and catch unit mistakes.
-constexpr int64_t kMaxDelayMs = int64_t{10} * 365 * 24 * 3600 * 1000;  // 10 years
-constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;             // a day
+using detail::Invalid;
+using detail::kMaxEnqueueBatch;
+using detail::kMaxErrorBytes;
+using detail::WallMs;
 // Rounds of insert-or-look-up for dedupe keys: a duplicate's job may be
 // completed (deleted) between the INSERT that met it and the SELECT that reads
 // its id, and the key is then free again.
 constexpr int kDedupeRounds = 3;
-
-core::Error Invalid(std::string message) { return core::Error::Make(core::Errc::kInvalidArgument, std::move(message)); }
 
 core::Error JobNotFound(JobId id) {
   return core::Error::Make(core::Errc::kNotFound, "job not found", "job " + std::to_string(id));
@@ -62,19 +59,6 @@ core::Result<void> GuardedOutcome(const PgResult& r, JobId id) {
   return LeaseLost(id, r.Text(0, 1));
 }
 
-// Wall-clock milliseconds, as queue/sqlite reads them. core::Clock offers whole
-// wall seconds and monotonic milliseconds; stored times must survive restarts,
-// so they are wall-clock. The real clock is read at full precision; a test
-// clock (ManualClock) advances both readings together, so its monotonic
-// reading supplies the milliseconds.
-// TODO: a Clock::UnixMs() in core would make this (and queue/sqlite's copy) unnecessary.
-int64_t WallMs(const core::Clock& clock) {
-  if (dynamic_cast<const core::SystemClock*>(&clock) != nullptr) {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  }
-  return clock.UnixSeconds() * 1000 + clock.MonotonicMs() % 1000;
-}
 
 // The length of the character at s[i] if PostgreSQL takes it as UTF-8 text
 // (no NUL, no overlong form, no surrogate, at most U+10FFFF); 0 otherwise.
@@ -313,21 +297,11 @@ PgJobQueue::PgJobQueue(storage::postgres::PgPool& pool, const core::Clock& clock
 int64_t PgJobQueue::NowMs() const { return WallMs(clock_); }
 
 core::Result<void> PgJobQueue::Validate(const EnqueueRequest& r) const {
-  if (r.queue.empty() || r.queue.size() > kMaxQueueNameBytes) return Invalid("queue name must be 1..200 bytes");
-  if (r.delay_ms < 0 || r.delay_ms > kMaxDelayMs) return Invalid("delay_ms must be 0..10 years");
-  if (r.max_attempts < 0) return Invalid("max_attempts must not be negative");
-  if (r.payload.size() > options_.max_payload_bytes) return Invalid("job payload is too large");
-  if (r.dedupe_key && (r.dedupe_key->empty() || r.dedupe_key->size() > kMaxDedupeKeyBytes)) {
-    return Invalid("dedupe_key must be 1..512 bytes");
-  }
+  if (auto v = detail::ValidateEnqueue(r, options_); !v) return v;
   if (!IsText(r.queue) || !IsText(r.payload) || (r.dedupe_key && !IsText(*r.dedupe_key))) {
     return Invalid("queue name, payload and dedupe_key must be UTF-8 text without NUL bytes");
   }
   return {};
-}
-
-int PgJobQueue::MaxAttempts(const EnqueueRequest& r) const {
-  return r.max_attempts > 0 ? r.max_attempts : std::max(options_.default_max_attempts, 1);
 }
 
 // JobQueue
@@ -340,7 +314,7 @@ Async<JobId> PgJobQueue::Enqueue(EnqueueRequest request) {
     // braced list's array in a coroutine frame.)
     std::vector<PgParam> row{request.queue,
                              request.payload,
-                             std::to_string(MaxAttempts(request)),
+                             std::to_string(detail::MaxAttempts(request, options_)),
                              std::to_string(now + request.delay_ms),
                              request.dedupe_key,
                              std::to_string(now)};
@@ -379,7 +353,7 @@ Async<std::vector<JobId>> PgJobQueue::EnqueueBatch(std::vector<EnqueueRequest> r
       }
     }
     first[i] = rows.size();
-    rows.push_back(BatchRow{.request = &r, .max_attempts = MaxAttempts(r)});
+    rows.push_back(BatchRow{.request = &r, .max_attempts = detail::MaxAttempts(r, options_)});
   }
   const int64_t now = NowMs();
   const auto timeout = pool_.options().query_timeout;
@@ -394,7 +368,7 @@ Async<std::vector<JobId>> PgJobQueue::EnqueueBatch(std::vector<EnqueueRequest> r
 Async<std::vector<LeasedJob>> PgJobQueue::Lease(std::string queue, size_t max_jobs, int64_t lease_ms) {
   if (queue.empty()) co_return Invalid("queue name must not be empty");
   if (!IsText(queue)) co_return Invalid("queue name must be UTF-8 text without NUL bytes");
-  if (lease_ms <= 0 || lease_ms > kMaxLeaseMs) co_return Invalid("lease_ms must be 1 ms..24 h");
+  if (auto v = detail::ValidateLease(lease_ms); !v) co_return v.error();
   max_jobs = std::min(max_jobs, options_.max_lease_batch);
   std::vector<LeasedJob> leased;
   if (max_jobs == 0) co_return leased;
@@ -460,7 +434,7 @@ Async<void> PgJobQueue::Fail(JobId id, std::string lease_token, std::string erro
 }
 
 Async<void> PgJobQueue::ExtendLease(JobId id, std::string lease_token, int64_t lease_ms) {
-  if (lease_ms <= 0 || lease_ms > kMaxLeaseMs) co_return Invalid("lease_ms must be 1 ms..24 h");
+  if (auto v = detail::ValidateLease(lease_ms); !v) co_return v.error();
   if (!IsText(lease_token)) lease_token.clear();
   std::vector<PgParam> params{std::to_string(id), std::move(lease_token), std::to_string(NowMs() + lease_ms)};
   auto r = co_await pool_.Query(

@@ -49,8 +49,8 @@ class PgJobQueue final : public JobQueue {
   int64_t NowMs() const;
 
  private:
+  // The shared rules (queue/detail/backend_rules.h) plus PostgreSQL's: text only.
   core::Result<void> Validate(const EnqueueRequest& request) const;
-  int MaxAttempts(const EnqueueRequest& request) const;
 
   storage::postgres::PgPool& pool_;
   const core::Clock& clock_;

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <utility>
 
+#include "queue/detail/backend_rules.h"
+
 namespace shopd::queue::sqlite {
 namespace {
 
@@ -11,29 +13,11 @@ using storage::sqlite::Connection;
 using storage::sqlite::Statement;
 using storage::sqlite::Transaction;
 
-constexpr size_t kMaxQueueNameBytes = 200;
-constexpr size_t kMaxDedupeKeyBytes = 512;
-constexpr size_t kMaxEnqueueBatch = 10'000;
-constexpr size_t kMaxErrorBytes = 4096;
-// Bounds that keep `now + x` far from overflow and catch unit mistakes.
-constexpr int64_t kMaxDelayMs = int64_t{10} * 365 * 24 * 3600 * 1000;  // 10 years
-constexpr int64_t kMaxLeaseMs = int64_t{24} * 3600 * 1000;             // a day
+using detail::Invalid;
+using detail::kMaxEnqueueBatch;
+using detail::kMaxErrorBytes;
+using detail::WallMs;
 
-core::Error Invalid(std::string message) { return core::Error::Make(core::Errc::kInvalidArgument, std::move(message)); }
-
-// Wall-clock milliseconds. core::Clock offers whole wall seconds and monotonic
-// milliseconds; times stored in the database must survive restarts, so they
-// are wall-clock. The real clock is read at full precision; a test clock
-// (ManualClock) advances both readings together, so its monotonic reading
-// supplies the milliseconds.
-// TODO: a Clock::UnixMs() in core would make this unnecessary.
-int64_t WallMs(const core::Clock& clock) {
-  if (dynamic_cast<const core::SystemClock*>(&clock) != nullptr) {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  }
-  return clock.UnixSeconds() * 1000 + clock.MonotonicMs() % 1000;
-}
 
 // The error for a Complete/Fail/ExtendLease whose token no longer matches.
 core::Error LeaseLost(Connection& conn, JobId id) {
@@ -263,19 +247,8 @@ SqliteJobQueue::SqliteJobQueue(storage::sqlite::SqliteDatabase& db, exec::Worker
 
 int64_t SqliteJobQueue::NowMs() const { return WallMs(clock_); }
 
-core::Result<void> SqliteJobQueue::Validate(const EnqueueRequest& r) const {
-  if (r.queue.empty() || r.queue.size() > kMaxQueueNameBytes) return Invalid("queue name must be 1..200 bytes");
-  if (r.delay_ms < 0 || r.delay_ms > kMaxDelayMs) return Invalid("delay_ms must be 0..10 years");
-  if (r.max_attempts < 0) return Invalid("max_attempts must not be negative");
-  if (r.payload.size() > options_.max_payload_bytes) return Invalid("job payload is too large");
-  if (r.dedupe_key && (r.dedupe_key->empty() || r.dedupe_key->size() > kMaxDedupeKeyBytes)) {
-    return Invalid("dedupe_key must be 1..512 bytes");
-  }
-  return {};
-}
-
 core::Result<JobId> SqliteJobQueue::Insert(Connection& conn, const EnqueueRequest& r, int64_t now_ms) {
-  const int max_attempts = r.max_attempts > 0 ? r.max_attempts : std::max(options_.default_max_attempts, 1);
+  const int max_attempts = detail::MaxAttempts(r, options_);
   {
     auto st = conn.Prepare(
         "INSERT INTO jobs (queue, payload, state, attempts, max_attempts, run_at_ms, dedupe_key, created_ms) "
@@ -308,7 +281,7 @@ core::Result<JobId> SqliteJobQueue::Insert(Connection& conn, const EnqueueReques
 }
 
 core::Result<JobId> SqliteJobQueue::EnqueueInTransaction(Connection& conn, const EnqueueRequest& request) {
-  if (auto v = Validate(request); !v) return v.error();
+  if (auto v = detail::ValidateEnqueue(request, options_); !v) return v.error();
   if (conn.InAutocommit()) {
     return core::Error::Make(core::Errc::kInternal, "internal error", "EnqueueInTransaction outside a transaction");
   }
@@ -316,7 +289,7 @@ core::Result<JobId> SqliteJobQueue::EnqueueInTransaction(Connection& conn, const
 }
 
 core::Result<JobId> SqliteJobQueue::EnqueueSync(const EnqueueRequest& request) {
-  if (auto v = Validate(request); !v) return v.error();
+  if (auto v = detail::ValidateEnqueue(request, options_); !v) return v.error();
   return db_.WithConnection([&](Connection& conn) -> core::Result<JobId> {
     const int64_t now = NowMs();
     // Without a key the INSERT is one atomic statement; with one, the lookup
@@ -334,7 +307,7 @@ core::Result<JobId> SqliteJobQueue::EnqueueSync(const EnqueueRequest& request) {
 core::Result<std::vector<JobId>> SqliteJobQueue::EnqueueBatchSync(const std::vector<EnqueueRequest>& requests) {
   if (requests.size() > kMaxEnqueueBatch) return Invalid("at most 10000 jobs per batch");
   for (const EnqueueRequest& r : requests) {
-    if (auto v = Validate(r); !v) return v.error();
+    if (auto v = detail::ValidateEnqueue(r, options_); !v) return v.error();
   }
   return db_.WithConnection([&](Connection& conn) -> core::Result<std::vector<JobId>> {
     std::vector<JobId> ids;
@@ -356,7 +329,7 @@ core::Result<std::vector<JobId>> SqliteJobQueue::EnqueueBatchSync(const std::vec
 core::Result<std::vector<LeasedJob>> SqliteJobQueue::LeaseSync(const std::string& queue, size_t max_jobs,
                                                                int64_t lease_ms) {
   if (queue.empty()) return Invalid("queue name must not be empty");
-  if (lease_ms <= 0 || lease_ms > kMaxLeaseMs) return Invalid("lease_ms must be 1 ms..24 h");
+  if (auto v = detail::ValidateLease(lease_ms); !v) return v.error();
   max_jobs = std::min(max_jobs, options_.max_lease_batch);
   return db_.WithConnection([&](Connection& conn) {
     const int64_t now = NowMs();
@@ -375,7 +348,7 @@ core::Result<void> SqliteJobQueue::FailSync(JobId id, const std::string& lease_t
 }
 
 core::Result<void> SqliteJobQueue::ExtendLeaseSync(JobId id, const std::string& lease_token, int64_t lease_ms) {
-  if (lease_ms <= 0 || lease_ms > kMaxLeaseMs) return Invalid("lease_ms must be 1 ms..24 h");
+  if (auto v = detail::ValidateLease(lease_ms); !v) return v.error();
   return db_.WithConnection(
       [&](Connection& conn) { return ExtendJobLease(conn, id, lease_token, NowMs() + lease_ms); });
 }

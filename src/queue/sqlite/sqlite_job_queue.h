@@ -72,7 +72,6 @@ class SqliteJobQueue final : public JobQueue {
   void UseWriter(storage::sqlite::SqliteWriter* writer) { writer_ = writer; }
 
  private:
-  core::Result<void> Validate(const EnqueueRequest& request) const;
   core::Result<JobId> Insert(storage::sqlite::Connection& conn, const EnqueueRequest& request, int64_t now_ms);
 
   storage::sqlite::SqliteDatabase& db_;

@@ -46,6 +46,9 @@ class ManualClock final : public Clock {
   explicit ManualClock(int64_t unix_s = 1'700'000'000) : unix_s_(unix_s) {}
   int64_t UnixSeconds() const override { return unix_s_.load(); }
   int64_t MonotonicMs() const override { return mono_ms_.load(); }
+  // Both readings advance together, so the monotonic one supplies the
+  // milliseconds within the wall second.
+  int64_t UnixMillis() const override { return UnixSeconds() * 1000 + MonotonicMs() % 1000; }
   void AdvanceMs(int64_t ms) {
     mono_ms_ += ms;
     unix_s_ = unix_s_.load() + (mono_ms_.load() / 1000 - (mono_ms_.load() - ms) / 1000);

@@ -21,17 +21,6 @@ core::Result<void> ValidateName(const std::string& name, const char* what) {
   return {};
 }
 
-// Wall-clock milliseconds; see queue/sqlite/sqlite_job_queue.cc for why a
-// ManualClock's monotonic reading supplies the milliseconds.
-// TODO: a Clock::UnixMs() in core would make this unnecessary.
-int64_t WallMs(const core::Clock& clock) {
-  if (dynamic_cast<const core::SystemClock*>(&clock) != nullptr) {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  }
-  return clock.UnixSeconds() * 1000 + clock.MonotonicMs() % 1000;
-}
-
 core::Result<int64_t> QueryEndOffset(Connection& conn, const std::string& topic) {
   auto st = conn.Prepare("SELECT COALESCE(MAX(offset), 0) FROM events WHERE topic = ?");
   if (!st) return st.error();
@@ -83,7 +72,7 @@ SqliteEventLog::SqliteEventLog(storage::sqlite::SqliteDatabase& db, exec::Worker
                                const core::Clock& clock, SqliteEventLogOptions options)
     : db_(db), pool_(pool), clock_(clock), options_(std::move(options)) {}
 
-int64_t SqliteEventLog::NowMs() const { return WallMs(clock_); }
+int64_t SqliteEventLog::NowMs() const { return clock_.UnixMillis(); }
 
 core::Result<void> SqliteEventLog::Validate(const std::vector<EventInput>& events) const {
   if (events.size() > options_.max_append_batch) return Invalid("too many events in one batch");

@@ -1,7 +1,6 @@
 #include "queue/detail/backend_rules.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace shopd::queue::detail {
 
@@ -24,14 +23,6 @@ core::Result<void> ValidateLease(int64_t lease_ms) {
 
 int MaxAttempts(const EnqueueRequest& r, const JobQueueOptions& options) {
   return r.max_attempts > 0 ? r.max_attempts : std::max(options.default_max_attempts, 1);
-}
-
-int64_t WallMs(const core::Clock& clock) {
-  if (dynamic_cast<const core::SystemClock*>(&clock) != nullptr) {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  }
-  return clock.UnixSeconds() * 1000 + clock.MonotonicMs() % 1000;
 }
 
 }  // namespace shopd::queue::detail

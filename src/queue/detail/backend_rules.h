@@ -1,13 +1,12 @@
 // queue (internal): the rules every JobQueue backend applies the same way, so
 // that they cannot drift apart: the bounds on requests, how a request's
-// attempts are counted, and the clock stored times are read from.
+// attempts are counted.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "core/clock.h"
 #include "core/error.h"
 #include "queue/job_queue.h"
 
@@ -30,12 +29,5 @@ core::Result<void> ValidateEnqueue(const EnqueueRequest& request, const JobQueue
 core::Result<void> ValidateLease(int64_t lease_ms);
 // The request's max_attempts, or the options' default (at least 1).
 int MaxAttempts(const EnqueueRequest& request, const JobQueueOptions& options);
-
-// Wall-clock milliseconds. core::Clock offers whole wall seconds and monotonic
-// milliseconds; times stored in a database must survive restarts, so they are
-// wall-clock. The real clock is read at full precision; a test clock
-// (ManualClock) advances both readings together, so its monotonic reading
-// supplies the milliseconds.
-int64_t WallMs(const core::Clock& clock);
 
 }  // namespace shopd::queue::detail

@@ -16,7 +16,6 @@ using storage::sqlite::Transaction;
 using detail::Invalid;
 using detail::kMaxEnqueueBatch;
 using detail::kMaxErrorBytes;
-using detail::WallMs;
 
 
 // The error for a Complete/Fail/ExtendLease whose token no longer matches.
@@ -245,7 +244,7 @@ SqliteJobQueue::SqliteJobQueue(storage::sqlite::SqliteDatabase& db, exec::Worker
                                const core::Clock& clock, JobQueueOptions options)
     : db_(db), pool_(pool), clock_(clock), options_(std::move(options)) {}
 
-int64_t SqliteJobQueue::NowMs() const { return WallMs(clock_); }
+int64_t SqliteJobQueue::NowMs() const { return clock_.UnixMillis(); }
 
 core::Result<JobId> SqliteJobQueue::Insert(Connection& conn, const EnqueueRequest& r, int64_t now_ms) {
   const int max_attempts = detail::MaxAttempts(r, options_);

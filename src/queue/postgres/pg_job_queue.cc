@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "queue/detail/backend_rules.h"
+#include "storage/postgres/pg_text.h"
 
 namespace shopd::queue::postgres {
 namespace {
@@ -18,7 +19,10 @@ namespace {
 using storage::postgres::PgConnection;
 using storage::postgres::PgParam;
 using storage::postgres::PgResult;
+using storage::postgres::ArrayLiteral;
+using storage::postgres::IsText;
 using storage::postgres::Run;
+using storage::postgres::ToText;
 
 template <class T>
 using Awaitable = boost::asio::awaitable<T>;
@@ -26,7 +30,6 @@ using Awaitable = boost::asio::awaitable<T>;
 using detail::Invalid;
 using detail::kMaxEnqueueBatch;
 using detail::kMaxErrorBytes;
-using detail::WallMs;
 // Rounds of insert-or-look-up for dedupe keys: a duplicate's job may be
 // completed (deleted) between the INSERT that met it and the SELECT that reads
 // its id, and the key is then free again.
@@ -59,99 +62,6 @@ core::Result<void> GuardedOutcome(const PgResult& r, JobId id) {
   return LeaseLost(id, r.Text(0, 1));
 }
 
-
-// The length of the character at s[i] if PostgreSQL takes it as UTF-8 text
-// (no NUL, no overlong form, no surrogate, at most U+10FFFF); 0 otherwise.
-size_t TextCharAt(std::string_view s, size_t i) {
-  const auto lead = static_cast<unsigned char>(s[i]);
-  if (lead == 0) return 0;
-  if (lead < 0x80) return 1;
-  // (length, payload bits of the lead byte, smallest code point of that length)
-  struct Form {
-    size_t n;
-    uint32_t bits;
-    uint32_t min;
-  };
-  Form form{};
-  if ((lead & 0xE0) == 0xC0) {
-    form = {2, lead & 0x1Fu, 0x80};
-  } else if ((lead & 0xF0) == 0xE0) {
-    form = {3, lead & 0x0Fu, 0x800};
-  } else if ((lead & 0xF8) == 0xF0) {
-    form = {4, lead & 0x07u, 0x10000};
-  } else {
-    return 0;
-  }
-  const size_t n = form.n;
-  uint32_t cp = form.bits;
-  if (s.size() - i < n) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < form.min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-bool IsText(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = TextCharAt(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
-// `s` as text of at most `max_bytes`: each byte that is not part of a valid
-// character becomes U+FFFD, and the cut falls between characters.
-std::string ToText(std::string_view s, size_t max_bytes) {
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
-  std::string out;
-  out.reserve(std::min(s.size(), max_bytes));
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = TextCharAt(s, i);
-    const std::string_view piece = n == 0 ? kReplacement : s.substr(i, n);
-    if (out.size() + piece.size() > max_bytes) break;
-    out.append(piece);
-    i += n == 0 ? 1 : n;
-  }
-  return out;
-}
-
-// A PostgreSQL array literal, '{"a","b",NULL}', for a $n::TEXT[] (or
-// BIGINT[], INT[]) parameter: one statement carries a whole batch.
-class ArrayLiteral {
- public:
-  void Add(std::string_view value) {
-    Separate();
-    text_ += '"';
-    for (const char c : value) {
-      if (c == '"' || c == '\\') text_ += '\\';
-      text_ += c;
-    }
-    text_ += '"';
-  }
-  void Add(int64_t value) {
-    Separate();
-    text_ += std::to_string(value);
-  }
-  void Add(const std::optional<std::string>& value) {
-    if (value) return Add(std::string_view(*value));
-    Separate();
-    text_ += "NULL";
-  }
-  std::string Take() {
-    text_ += '}';
-    return std::move(text_);
-  }
-
- private:
-  void Separate() {
-    if (text_.size() > 1) text_ += ',';
-  }
-  std::string text_ = "{";
-};
 
 // One statement: the expired leases of jobs on their last attempt become dead
 // letters (their worker died, maybe because of the job itself); other expired
@@ -294,7 +204,7 @@ Awaitable<core::Result<void>> InsertBatch(PgConnection& conn, std::chrono::milli
 PgJobQueue::PgJobQueue(storage::postgres::PgPool& pool, const core::Clock& clock, JobQueueOptions options)
     : pool_(pool), clock_(clock), options_(std::move(options)) {}
 
-int64_t PgJobQueue::NowMs() const { return WallMs(clock_); }
+int64_t PgJobQueue::NowMs() const { return clock_.UnixMillis(); }
 
 core::Result<void> PgJobQueue::Validate(const EnqueueRequest& r) const {
   if (auto v = detail::ValidateEnqueue(r, options_); !v) return v;

@@ -76,6 +76,27 @@ const std::vector<Migration>& Migrations() {
   shard     SMALLINT NOT NULL,
   completed BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (queue, shard)))sql"}},
+      // events/postgres, as storage/sqlite's `events` and `consumer_offsets`.
+      // Offsets start at 1 in every topic; 0 means "none". They come from the
+      // topic's `topic_heads` row, whose lock each append holds until it
+      // commits, never from a sequence: offsets are dense and in commit order,
+      // so a reader past offset N never skips an event that commits later.
+      {4, "event log",
+       {R"sql(CREATE TABLE topic_heads (
+  topic       TEXT PRIMARY KEY,
+  last_offset BIGINT NOT NULL CHECK (last_offset >= 0)))sql",
+        R"sql(CREATE TABLE events (
+  topic        TEXT NOT NULL,
+  event_offset BIGINT NOT NULL CHECK (event_offset > 0),
+  key          TEXT NOT NULL,
+  payload      TEXT NOT NULL,
+  created_ms   BIGINT NOT NULL,
+  PRIMARY KEY (topic, event_offset)))sql",
+        R"sql(CREATE TABLE consumer_offsets (
+  topic            TEXT NOT NULL,
+  group_name       TEXT NOT NULL,
+  committed_offset BIGINT NOT NULL CHECK (committed_offset >= 0),
+  PRIMARY KEY (topic, group_name)))sql"}},
   };
   return kMigrations;
 }

@@ -121,7 +121,8 @@ TEST(PgMigrations, ApplyingTwiceChangesNothing) {
 // oldest token still on file. (Later migrations are undone first.)
 TEST(PgMigrations, Migration2KeepsExistingUsersAndDatesTheirFamilies) {
   test_util::FreshDatabase db;
-  for (const char* sql : {"DROP TABLE job_counters", "DROP TABLE jobs", "DROP INDEX refresh_tokens_user_id", "DROP INDEX refresh_tokens_family_started_at",
+  for (const char* sql : {"DROP TABLE consumer_offsets", "DROP TABLE events", "DROP TABLE topic_heads",
+                          "DROP TABLE job_counters", "DROP TABLE jobs", "DROP INDEX refresh_tokens_user_id", "DROP INDEX refresh_tokens_family_started_at",
                           "DROP INDEX refresh_tokens_purgeable",
                           "ALTER TABLE users DROP COLUMN token_version",
                           "ALTER TABLE refresh_tokens DROP COLUMN family_started_at",

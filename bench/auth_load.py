@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/auth_load.py: read latency under password-hashing load (bench/run.sh cases
+"""bench/auth_load.py: read latency under password-hashing load (bench/run.py cases
 `auth-flood` and `register-spike`; see bench/README.md).
 
 auth-flood:      wrk on GET /v1/users/me and on GET /v1/products/{id}, each once on a quiet
@@ -12,7 +12,7 @@ register-spike:  wrk on GET /v1/products/{id} quiet, then while registrations ar
                  earlier ones were answered) from many addresses; how many were created (201),
                  how many refused at once (503 + Retry-After), and their latencies.
 
-Run by bench/run.sh, which starts shopd pinned to CPU 0 and this script (and its wrk) on CPU 1.
+Run by bench/run.py, which starts shopd pinned to CPU 0 and this script (and its wrk) on CPU 1.
 Prints a markdown section on stdout and writes the raw figures as JSON to --out. Every wrk it
 starts runs in its own session and is killed by PID if it outlives its time bound.
 """

@@ -9,7 +9,7 @@ request (so lazily started work has started), let it settle for 3 s, then read t
 of every thread of every process it runs (/proc/<pid>/task/<tid>/schedstat, nanoseconds)
 and the voluntary context switches (wake-ups) at the start and at the end of the window.
 The target for shopd is < 0.1% of one core. A peer is skipped, with a note, when its binary
-or its installed node_modules (bench/run.sh installs them) are missing.
+or its installed node_modules (bench/run.py installs them) are missing.
 """
 
 import argparse
@@ -108,7 +108,7 @@ def main():
     ap.add_argument("--shopd", default=os.path.join(REPO, "build", "shopd"))
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--peers", default=os.path.join(REPO, "bench", "out", "peers-cache"),
-                    help="the peers folder with node_modules installed (bench/run.sh makes it)")
+                    help="the peers folder with node_modules installed (bench/run.py makes it)")
     args = ap.parse_args()
     if not os.access(args.shopd, os.X_OK):
         sys.exit(f"idle_cpu: no shopd binary at {args.shopd} (build it, or pass --shopd)")
@@ -145,7 +145,7 @@ def main():
                                 env=dict(os.environ, PORT=str(port), HOST="127.0.0.1", CLUSTER="0", WORKERS="1"),
                                 cwd=work))
         else:
-            notes.append(f"express skipped: no node or no {args.peers}/node/node_modules (run bench/run.sh once)")
+            notes.append(f"express skipped: no node or no {args.peers}/node/node_modules (run bench/run.py once)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -19,7 +19,7 @@
 -- small background loop repeats SIGINT every 10 ms until wrk has exited (as
 -- the peers' script does). Requests still in flight at that moment may also
 -- reach the server, so shopd can place up to (connections - 1) extra orders:
--- bench/run.sh reads the real count from shopd_orders_placed_total.
+-- bench/run.py reads the real count from shopd_orders_placed_total.
 
 local target = tonumber(os.getenv("ORDERS") or "20000")
 local token = os.getenv("TOKEN") or ""

@@ -6,10 +6,12 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsqlite3-dev libargon2-dev libspdlog-dev libcli11-dev libgtest-dev libpq-dev)
+  libssl-dev libsqlite3-dev libargon2-dev libspdlog-dev libcli11-dev libgtest-dev libpq-dev
+  libhiredis-dev)
 # clang 14 + its runtimes (ASan/UBSan, libFuzzer) + llvm-symbolizer: the sanitizer and fuzz build.
-TEST_PKGS=(python3 curl prometheus postgresql-15 clang-14 libclang-rt-14-dev llvm-14)
-BENCH_PKGS=(wrk nginx redis-server util-linux procps)
+# redis-server: the Redis backends' tests start their own.
+TEST_PKGS=(python3 curl prometheus postgresql-15 redis-server clang-14 libclang-rt-14-dev llvm-14)
+BENCH_PKGS=(wrk nginx util-linux procps)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in

@@ -1,10 +1,10 @@
 #include "ratelimit/memory/memory_rate_limiter.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <functional>
 #include <stdexcept>
+
+#include "ratelimit/stored_key.h"
 
 namespace shopd::ratelimit {
 namespace {
@@ -18,19 +18,6 @@ MemoryRateLimiter::MemoryRateLimiter(const core::Clock& clock, MemoryRateLimiter
     : clock_(clock),
       max_keys_per_shard_(std::max<size_t>(1, options.max_keys / kShards)),
       max_bytes_per_shard_(std::max<size_t>(kMaxStoredKeyBytes + kEntryOverheadBytes, options.max_bytes / kShards)) {}
-
-std::string MemoryRateLimiter::StoredKey(std::string_view key) {
-  if (key.size() <= kMaxStoredKeyBytes) return std::string(key);
-  // '#' + 32 raw digest bytes: 33 bytes, never equal to a short key of
-  // another length, and a collision needs a SHA-256 collision.
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("ratelimit: SHA-256 failed");
-  std::string out(1, '#');
-  out.append(reinterpret_cast<const char*>(digest), len);
-  return out;
-}
 
 boost::asio::awaitable<Decision> MemoryRateLimiter::Hit(std::string_view key, int limit, int64_t window_ms) {
   co_return Apply(key, limit, window_ms, true);

@@ -49,8 +49,6 @@ class MemoryRateLimiter final : public RateLimiter {
     std::unordered_map<std::string, int64_t> tat_ms;  // theoretical arrival time per key
     size_t bytes = 0;
   };
-  // `key` itself when short, else a fixed-size digest of it.
-  static std::string StoredKey(std::string_view key);
   Shard& ShardFor(const std::string& stored) { return shards_[std::hash<std::string>{}(stored) % kShards]; }
   void MakeRoom(Shard& shard, int64_t now, size_t needed_bytes);
   void Erase(Shard& shard, std::unordered_map<std::string, int64_t>::iterator it);

@@ -39,6 +39,9 @@ struct OrderStoreHarness {
   // From now on every outbox write fails inside the database (as a full disk
   // or a broken trigger would), so the change it belongs to must not commit.
   virtual void BreakOutbox() = 0;
+  // Runs one SQL statement on the backend's database directly, past the
+  // store's own checks (to show the database itself refuses a change).
+  virtual core::Result<void> ExecRaw(std::string sql) = 0;
 };
 
 struct OrderStoreBackend {
@@ -97,6 +100,35 @@ class OrderStoreContract : public ::testing::TestWithParam<OrderStoreBackend> {
 
   std::unique_ptr<OrderStoreHarness> h_;
 };
+
+// Bypassing the store's own checks, the database itself refuses every illegal
+// move. (`(1 = 0)` is false as a boolean and as an integer, for every backend.)
+TEST_P(OrderStoreContract, TheDatabaseRefusesIllegalTransitions) {
+  Product p{"p1", "Widget", "", 100, "USD", 5, 1, 1};
+  ASSERT_TRUE(Await(catalog().CreateProduct(p)));
+  ASSERT_TRUE(Await(orders().CreateOrder(NewOrder{"o1", "u1", "k", "h", {{"p1", 1, 0}}, 1})));
+  ASSERT_TRUE(Await(orders().CancelOrder("u1", "o1", 2)));
+  auto set = [&](const char* sql) { return h_->ExecRaw(sql).has_value(); };
+  EXPECT_FALSE(set("UPDATE orders SET status = 'confirmed' WHERE id = 'o1'"));
+  EXPECT_FALSE(set("UPDATE orders SET status = 'pending' WHERE id = 'o1'"));
+  EXPECT_FALSE(set("UPDATE orders SET status = 'shipped' WHERE id = 'o1'"));
+  EXPECT_TRUE(set("UPDATE orders SET status = 'cancelled' WHERE id = 'o1'"));  // unchanged is fine
+  EXPECT_FALSE(set("UPDATE products SET stock = -1 WHERE id = 'p1'"));
+  EXPECT_FALSE(set("UPDATE orders SET payment = 'approved' WHERE id = 'o1'")) << "a cancelled order keeps no money";
+
+  // A paid order: never cancelled without its refund.
+  ASSERT_TRUE(Await(orders().CreateOrder(NewOrder{"o2", "u1", "k2", "h", {{"p1", 1, 0}}, 1})));
+  ASSERT_TRUE(Await(orders().ReserveStock("o2", 2)));
+  ASSERT_EQ(Await(orders().SettlePayment("o2", true, 3))->status, OrderStatus::kConfirmed);
+  EXPECT_FALSE(set("UPDATE orders SET status = 'cancelled', stock_reserved = (1 = 0) WHERE id = 'o2'"));
+  EXPECT_FALSE(set("UPDATE orders SET payment = 'declined' WHERE id = 'o2'")) << "a decision is never rewritten";
+  ASSERT_EQ(Await(orders().CancelOrder("u1", "o2", 4))->status, OrderStatus::kCancelling);
+  EXPECT_FALSE(set("UPDATE orders SET status = 'cancelled' WHERE id = 'o2'")) << "not before the refund";
+  EXPECT_FALSE(set("UPDATE orders SET status = 'confirmed' WHERE id = 'o2'"));
+  EXPECT_FALSE(set("UPDATE orders SET payment = 'approved' WHERE id = 'o2'"));
+  EXPECT_TRUE(set("UPDATE orders SET status = 'cancelled', payment = 'refunded' WHERE id = 'o2'"));
+  EXPECT_FALSE(set("UPDATE orders SET payment = 'refund_pending' WHERE id = 'o2'")) << "a refund is never undone";
+}
 
 TEST_P(OrderStoreContract, EveryStatusChangeWritesExactlyOneEvent) {
   auto a = AddProduct(100, 10);

@@ -195,4 +195,34 @@ asio::awaitable<core::Result<PgResult>> PgConnection::Query(std::string sql, std
   co_return std::move(*last);
 }
 
+namespace {
+std::vector<std::string> TakeNotifications(PGconn* conn) {
+  std::vector<std::string> channels;
+  while (PGnotify* n = PQnotifies(conn)) {
+    channels.emplace_back(n->relname);
+    PQfreemem(n);
+  }
+  return channels;
+}
+}  // namespace
+
+asio::awaitable<core::Result<std::vector<std::string>>> PgConnection::WaitForNotifications(
+    std::chrono::milliseconds timeout) {
+  Impl& c = *impl_;
+  if (!c.healthy || PQstatus(c.conn) != CONNECTION_OK) co_return Unavailable("connection is broken");
+  if (auto queued = TakeNotifications(c.conn); !queued.empty()) co_return queued;
+  if (!co_await c.WaitFor(asio::posix::descriptor_base::wait_read, Clock::now() + timeout))
+    co_return std::vector<std::string>{};
+  if (PQconsumeInput(c.conn) == 0) {
+    c.healthy = false;
+    co_return Unavailable("receive: " + ConnError(c.conn));
+  }
+  co_return TakeNotifications(c.conn);
+}
+
+void PgConnection::CancelWait() {
+  boost::system::error_code ignored;
+  impl_->socket.cancel(ignored);
+}
+
 }  // namespace shopd::storage::postgres

@@ -64,6 +64,14 @@ class PgConnection {
   // connection, a serialization failure or a deadlock, kInternal otherwise.
   boost::asio::awaitable<core::Result<PgResult>> Query(std::string sql, std::vector<PgParam> params,
                                                        std::chrono::milliseconds timeout);
+  // After LISTEN on this connection: waits up to `timeout` for notifications
+  // and returns the channels that were notified (empty when none came in
+  // time, or when CancelWait interrupted the wait). kUnavailable once the
+  // connection broke.
+  boost::asio::awaitable<core::Result<std::vector<std::string>>> WaitForNotifications(
+      std::chrono::milliseconds timeout);
+  // Ends a WaitForNotifications in progress early. Call on the connection's executor.
+  void CancelWait();
   // Whether the pool may hand it out again: false once a query timed out or
   // the connection failed, and while a transaction is left open.
   bool healthy() const;

@@ -97,6 +97,96 @@ const std::vector<Migration>& Migrations() {
   group_name       TEXT NOT NULL,
   committed_offset BIGINT NOT NULL CHECK (committed_offset >= 0),
   PRIMARY KEY (topic, group_name)))sql"}},
+      // storage/postgres's catalog and orders, as storage/sqlite's (migrations
+      // 3, 4 and 6 there), and the transactional outbox the stores write in
+      // their own transactions (events/postgres's relay moves it into
+      // `events`). The status and payment machines and the per-user pending
+      // count are kept by the database itself, so no code path can break them.
+      {5, "catalog, orders, outbox",
+       {R"sql(CREATE TABLE products (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL,
+  description TEXT NOT NULL,
+  price_cents BIGINT NOT NULL CHECK (price_cents > 0),
+  currency    TEXT NOT NULL CHECK (length(currency) = 3),
+  stock       BIGINT NOT NULL CHECK (stock >= 0),
+  created_at  BIGINT NOT NULL,
+  updated_at  BIGINT NOT NULL))sql",
+        R"sql(CREATE TABLE orders (
+  seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id              TEXT NOT NULL UNIQUE,
+  user_id         TEXT NOT NULL,
+  status          TEXT NOT NULL
+                  CHECK (status IN ('pending', 'confirmed', 'rejected', 'cancelling', 'cancelled')),
+  reason          TEXT NOT NULL DEFAULT '',
+  total_cents     BIGINT NOT NULL,
+  currency        TEXT NOT NULL,
+  stock_reserved  BOOLEAN NOT NULL DEFAULT false,
+  payment         TEXT NOT NULL DEFAULT ''
+                  CHECK (payment IN ('', 'approved', 'declined', 'refund_pending', 'refunded')),
+  idempotency_key TEXT NOT NULL,
+  request_hash    TEXT NOT NULL,
+  created_at      BIGINT NOT NULL,
+  updated_at      BIGINT NOT NULL,
+  UNIQUE (user_id, idempotency_key),
+  CHECK (status <> 'confirmed' OR (stock_reserved AND payment = 'approved')),
+  CHECK (status NOT IN ('rejected', 'cancelling', 'cancelled') OR NOT stock_reserved),
+  CHECK (status <> 'cancelling' OR payment = 'refund_pending'),
+  CHECK (status <> 'cancelled' OR payment <> 'approved')))sql",
+        "CREATE INDEX orders_by_user ON orders (user_id, seq)",
+        R"sql(CREATE TABLE order_items (
+  order_id         TEXT NOT NULL REFERENCES orders (id),
+  position         INT NOT NULL,
+  product_id       TEXT NOT NULL REFERENCES products (id),
+  quantity         BIGINT NOT NULL CHECK (quantity BETWEEN 1 AND 1000),
+  unit_price_cents BIGINT NOT NULL CHECK (unit_price_cents > 0),
+  PRIMARY KEY (order_id, product_id)))sql",
+        R"sql(CREATE TABLE pending_orders (
+  user_id TEXT PRIMARY KEY,
+  pending BIGINT NOT NULL CHECK (pending >= 0)))sql",
+        // pending -> confirmed | rejected | cancelled | cancelling (paid,
+        // refunding), confirmed -> cancelling, cancelling -> cancelled
+        // (refunded); payment '' -> approved | declined | refund_pending,
+        // approved -> refund_pending -> refunded (storage/order_status.h).
+        R"sql(CREATE FUNCTION orders_machines() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.status <> OLD.status AND NOT (
+      (OLD.status = 'pending' AND NEW.status IN ('confirmed', 'rejected', 'cancelled', 'cancelling')) OR
+      (OLD.status = 'confirmed' AND NEW.status = 'cancelling') OR
+      (OLD.status = 'cancelling' AND NEW.status = 'cancelled' AND NEW.payment = 'refunded')) THEN
+    RAISE EXCEPTION 'illegal order status transition % -> %', OLD.status, NEW.status;
+  END IF;
+  IF NEW.payment <> OLD.payment AND NOT (
+      (OLD.payment = '' AND NEW.payment IN ('approved', 'declined', 'refund_pending')) OR
+      (OLD.payment = 'approved' AND NEW.payment = 'refund_pending') OR
+      (OLD.payment = 'refund_pending' AND NEW.payment = 'refunded')) THEN
+    RAISE EXCEPTION 'illegal order payment transition % -> %', OLD.payment, NEW.payment;
+  END IF;
+  IF OLD.status = 'pending' AND NEW.status <> 'pending' THEN
+    UPDATE pending_orders SET pending = pending - 1 WHERE user_id = OLD.user_id;
+  END IF;
+  RETURN NEW;
+END $$)sql",
+        "CREATE TRIGGER orders_machines BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION orders_machines()",
+        R"sql(CREATE FUNCTION orders_pending_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.status = 'pending' THEN
+    INSERT INTO pending_orders AS p (user_id, pending) VALUES (NEW.user_id, 1)
+      ON CONFLICT (user_id) DO UPDATE SET pending = p.pending + 1;
+  END IF;
+  RETURN NEW;
+END $$)sql",
+        "CREATE TRIGGER orders_pending_insert AFTER INSERT ON orders FOR EACH ROW "
+        "EXECUTE FUNCTION orders_pending_insert()",
+        // An identity column: ids never go back. They are NOT commit order
+        // (concurrent transactions commit out of sequence); the relay moves
+        // whatever has committed, under one lock (events/postgres).
+        R"sql(CREATE TABLE outbox (
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  topic      TEXT NOT NULL,
+  key        TEXT NOT NULL,
+  payload    TEXT NOT NULL,
+  created_ms BIGINT NOT NULL))sql"}},
   };
   return kMigrations;
 }
@@ -136,6 +226,28 @@ boost::asio::awaitable<core::Result<void>> Migrate(PgConnection& conn, std::chro
 }
 
 }  // namespace
+
+int LatestSchemaVersion() { return Migrations().back().version; }
+
+boost::asio::awaitable<core::Result<void>> CheckSchema(PgPool& pool) {
+  auto table = co_await pool.Query("SELECT to_regclass('schema_migrations') IS NOT NULL", {});
+  if (!table) co_return table.error();
+  int64_t current = 0;
+  if (table->Bool(0, 0)) {
+    auto version = co_await pool.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
+    if (!version) co_return version.error();
+    current = version->Int64(0, 0);
+  }
+  const int64_t latest = LatestSchemaVersion();
+  if (current == latest) co_return core::Result<void>{};
+  const std::string detail = "the database schema is at version " + std::to_string(current) + ", this build needs " +
+                             std::to_string(latest);
+  if (current < latest)
+    co_return core::Error::Make(core::Errc::kInternal,
+                                detail + ": run `shopd migrate --database-url ...` first", detail);
+  co_return core::Error::Make(core::Errc::kInternal,
+                              detail + ": the database was migrated by a newer shopd; run that version", detail);
+}
 
 boost::asio::awaitable<core::Result<void>> ApplyMigrations(PgPool& pool) {
   const auto timeout = std::chrono::milliseconds(60'000);  // DDL may wait for other replicas' locks

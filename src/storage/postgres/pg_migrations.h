@@ -16,4 +16,13 @@ namespace shopd::storage::postgres {
 
 boost::asio::awaitable<core::Result<void>> ApplyMigrations(PgPool& pool);
 
+// The newest migration this build knows.
+int LatestSchemaVersion();
+
+// Whether the database holds exactly the schema this build knows. Replicas
+// never migrate on their own (an upgrade is a deliberate step, run once):
+// an older or newer schema is an error whose message names
+// `shopd migrate`; an unreachable database is kUnavailable.
+boost::asio::awaitable<core::Result<void>> CheckSchema(PgPool& pool);
+
 }  // namespace shopd::storage::postgres

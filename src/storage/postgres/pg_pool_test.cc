@@ -121,7 +121,9 @@ TEST(PgMigrations, ApplyingTwiceChangesNothing) {
 // oldest token still on file. (Later migrations are undone first.)
 TEST(PgMigrations, Migration2KeepsExistingUsersAndDatesTheirFamilies) {
   test_util::FreshDatabase db;
-  for (const char* sql : {"DROP TABLE consumer_offsets", "DROP TABLE events", "DROP TABLE topic_heads",
+  for (const char* sql : {"DROP TABLE outbox", "DROP TABLE order_items", "DROP TABLE orders",
+                          "DROP TABLE pending_orders", "DROP TABLE products", "DROP FUNCTION orders_machines",
+                          "DROP FUNCTION orders_pending_insert", "DROP TABLE consumer_offsets", "DROP TABLE events", "DROP TABLE topic_heads",
                           "DROP TABLE job_counters", "DROP TABLE jobs", "DROP INDEX refresh_tokens_user_id", "DROP INDEX refresh_tokens_family_started_at",
                           "DROP INDEX refresh_tokens_purgeable",
                           "ALTER TABLE users DROP COLUMN token_version",

@@ -1,8 +1,6 @@
 #include "storage/sqlite/sqlite_order_store.h"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
-
+#include "storage/order_rules.h"
 #include "storage/sqlite/sqlite_outbox.h"
 #include "storage/sqlite/product_change_outbox.h"
 
@@ -65,7 +63,7 @@ Result<Order> FindHeader(Connection& conn, const std::string& id) {
   st->Bind(1, id);
   auto row = st->Step();
   if (!row) return row.error();
-  if (!*row) return Error::Make(Errc::kNotFound, "no such order");
+  if (!*row) return order_errors::NoSuchOrder();
   auto loaded = ReadOrder(*st);
   st->Reset();
   if (!loaded) return loaded.error();
@@ -80,9 +78,7 @@ Result<Order> Find(Connection& conn, const std::string& id) {
 }
 
 Result<void> Emit(Connection& conn, std::string_view topic, const Order& o, int64_t now_ms) {
-  boost::json::object payload{{"order_id", o.id}, {"user_id", o.user_id}, {"status", ToString(o.status)}};
-  if (!o.reason.empty()) payload["reason"] = o.reason;
-  return AppendToOutbox(conn, topic, o.id, boost::json::serialize(payload), now_ms);
+  return AppendToOutbox(conn, topic, o.id, OrderEventPayload(o), now_ms);
 }
 
 Result<void> SetStatus(Connection& conn, const std::string& id, OrderStatus status, std::string_view reason,
@@ -146,41 +142,32 @@ Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
     auto first = FindByKey(conn, in.user_id, in.idempotency_key);
     if (!first) return first.error();
     if (*first) {
-      if ((*first)->request_hash != in.request_hash)
-        return Error::Make(Errc::kUnprocessable, "this Idempotency-Key was used with a different request body")
-            .WithType("idempotency-key-reuse");
+      if ((*first)->request_hash != in.request_hash) return order_errors::KeyReusedWithAnotherBody();
       return CreatedOrder{std::move((*first)->order), true};
     }
   }
-  Order o;
-  o.id = in.id;
-  o.user_id = in.user_id;
-  o.status = OrderStatus::kPending;
-  o.created_at = o.updated_at = in.now_ms;
-  std::vector<core::FieldError> errors;
-  for (size_t i = 0; i < in.items.size(); ++i) {
-    const auto& item = in.items[i];
+  // Each item's catalog row, read in this write transaction.
+  std::optional<Error> failed;
+  auto priced = PriceOrder(in, [&](const std::string& id) -> std::optional<CatalogPrice> {
     auto st = conn.Prepare("SELECT price_cents, currency FROM products WHERE id = ?");
-    if (!st) return st.error();
-    st->Bind(1, item.product_id);
-    auto row = st->Step();
-    if (!row) return row.error();
-    const std::string field = "items[" + std::to_string(i) + "].product_id";
-    if (!*row) {
-      errors.push_back({field, "no such product"});
-      continue;
+    if (!st) {
+      failed = st.error();
+      return std::nullopt;
     }
-    OrderItem priced{item.product_id, item.quantity, st->ColumnInt64(0)};
-    std::string currency = st->ColumnText(1);
-    if (o.currency.empty()) o.currency = currency;
-    if (currency != o.currency) errors.push_back({field, "all items must share one currency"});
-    o.total_cents += priced.unit_price_cents * priced.quantity;
-    o.items.push_back(std::move(priced));
-  }
-  if (!errors.empty()) {
-    Error e = Error::Invalid("the order cannot be placed", std::move(errors));
-    return e;
-  }
+    st->Bind(1, id);
+    auto row = st->Step();
+    if (!row) {
+      failed = row.error();
+      return std::nullopt;
+    }
+    if (!*row) return std::nullopt;
+    CatalogPrice price{st->ColumnInt64(0), st->ColumnText(1)};
+    st->Reset();
+    return price;
+  });
+  if (failed) return *failed;
+  if (!priced) return priced.error();
+  Order o = std::move(*priced);
   auto ins = conn.Prepare(
       "INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, request_hash, "
       "created_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)");
@@ -195,8 +182,7 @@ Result<CreatedOrder> Create(Connection& conn, const NewOrder& in) {
     auto pending = PendingOrders(conn, o.user_id);
     if (!pending) return pending.error();
     if (*pending > in.max_pending)
-      return Error::Make(Errc::kRateLimited, "too many pending orders; retry when some are confirmed")
-          .WithType("too-many-pending-orders");
+      return order_errors::TooManyPendingOrders();
   }
   for (const auto& item : o.items) {
     auto st = conn.Prepare("INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents) "
@@ -284,7 +270,7 @@ Async<Order> SqliteOrderStore::GetOrder(std::string user_id, std::string order_i
   return pool_.Run([this, user_id = std::move(user_id), order_id = std::move(order_id)]() -> Result<Order> {
     return db_.WithConnection([&](Connection& conn) -> Result<Order> {
       auto o = Find(conn, order_id);
-      if (o && o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
+      if (o && o->user_id != user_id) return order_errors::NoSuchOrder();
       return o;
     });
   });
@@ -335,10 +321,10 @@ Async<Order> SqliteOrderStore::CancelOrder(std::string user_id, std::string orde
                                    Connection& conn, ProductChangeOutbox& changed) -> Result<Order> {
     auto o = Find(conn, order_id);
     if (!o) return o.error();
-    if (o->user_id != user_id) return Error::Make(Errc::kNotFound, "no such order");
+    if (o->user_id != user_id) return order_errors::NoSuchOrder();
     if (o->status == OrderStatus::kCancelled || o->status == OrderStatus::kCancelling) return o;
     if (!CanMove(o->status, OrderStatus::kCancelling))
-      return Error::Make(Errc::kConflict, "a rejected order cannot be cancelled").WithType("order-not-cancellable");
+      return order_errors::NotCancellable();
     // The goods are given back at once; only the money may still be on its way.
     if (auto r = ReleaseStock(conn, *o, changed, now_ms); !r) return r.error();
     o->stock_reserved = false;
@@ -370,8 +356,7 @@ Async<Order> SqliteOrderStore::CompleteRefund(std::string order_id, int64_t now_
     if (!o) return o.error();
     if (o->payment == PaymentStatus::kRefunded) return o;
     if (o->payment != PaymentStatus::kRefundPending)
-      return Error::Make(Errc::kConflict, "this order has no refund pending",
-                         "payment is '" + std::string(ToString(o->payment)) + "'");
+      return order_errors::NoRefundPending(o->payment);
     auto st = conn.Prepare(
         "UPDATE orders SET payment = 'refunded', updated_at = ?1, "
         "status = CASE WHEN status = 'cancelling' THEN 'cancelled' ELSE status END WHERE id = ?2");

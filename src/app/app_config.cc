@@ -5,10 +5,18 @@
 #include <algorithm>
 #include <thread>
 
+#include "app/database_url.h"
+
 namespace shopd::app {
 
 void AppConfig::Declare(config::ConfigSource& src) {
   src.Declare({"data-dir", "./data", "directory of the embedded database and generated secrets"});
+  src.Declare({"database-url", "",
+               "sqlite:PATH or postgres://USER@HOST:PORT/DB (unset: SQLite in --data-dir); also read from the file "
+               "SHOPD_DATABASE_URL_FILE names"});
+  src.Declare({"database-replica-url", "",
+               "postgres:// URL of a streaming replica for listings that tolerate lag (unset: the primary)"});
+  src.Declare({"db-pool-size", "16", "PostgreSQL connections per process (each database)"});
   src.Declare({"processes", "0",
                "0 = serve in this process; N = a supervisor forks N worker processes on the same port "
                "and restarts any that dies"});
@@ -43,6 +51,22 @@ core::Result<AppConfig> AppConfig::Load(const config::ConfigSource& src, int cor
   int64_t v = 0;
   errs.Take(src.GetString("data-dir"), c.data_dir);
   if (c.data_dir.empty()) errs.Add("data-dir: must not be empty");
+  errs.Take(src.GetString("database-url"), c.database_url);
+  if (auto url = DatabaseUrlOrFile(c.database_url); url) {
+    c.database_url = *url;
+    if (auto target = ParseDatabaseUrl(c.database_url, c.data_dir); !target) errs.Add(target.error().message);
+  } else {
+    errs.Add("database-url: " + url.error().message);
+  }
+  errs.Take(src.GetString("database-replica-url"), c.database_replica_url);
+  if (!c.database_replica_url.empty()) {
+    auto replica = ParseDatabaseUrl(c.database_replica_url, c.data_dir);
+    auto primary = ParseDatabaseUrl(c.database_url, c.data_dir);
+    if (!replica || !replica->postgres() || !primary || !primary->postgres())
+      errs.Add("database-replica-url: a postgres:// URL, with a postgres:// --database-url");
+  }
+  errs.Take(src.GetInt("db-pool-size", 1, 1000), v);
+  c.db_pool_size = static_cast<int>(v);
   errs.Take(src.GetInt("processes", 0, 256), v);
   c.processes = static_cast<int>(v);
   errs.Take(src.GetInt("db-threads", 1, 256), v);

@@ -11,6 +11,12 @@ namespace shopd::app {
 
 struct AppConfig {
   std::string data_dir = "./data";
+  // Where the data lives (app/database_url.h): "" = SQLite in data_dir.
+  std::string database_url;
+  // A streaming replica for reads that tolerate lag (product and order
+  // listings); "" = every read on the primary. PostgreSQL only.
+  std::string database_replica_url;
+  int db_pool_size = 16;  // PostgreSQL connections per process, per database
   int processes = 0;  // 0 = serve in this process; N = supervisor + N workers
   int db_threads = 4;
   int64_t db_queue = 4096;

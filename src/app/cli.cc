@@ -10,10 +10,11 @@
 #include <string_view>
 
 #include "app/data_dir.h"
-#include "app/embedded_app.h"
+#include "app/database_url.h"
 #include "app/jwt_secret.h"
 #include "app/migrate_cli.h"
 #include "app/queue_cli.h"
+#include "app/serve.h"
 #include "app/settings.h"
 #include "app/supervisor.h"
 #include "auth/password_hasher.h"
@@ -51,6 +52,14 @@ int Serve(const config::ConfigSource& src) {
     return kUsageError;
   }
   const char* env_secret = std::getenv("SHOPD_JWT_SECRET");
+  // Replicas sign and verify each other's tokens: a secret made up in one
+  // replica's data dir would log users out whenever a balancer switched.
+  if (auto target = ParseDatabaseUrl(settings->app.database_url, settings->app.data_dir);
+      target && target->postgres() && (env_secret == nullptr || *env_secret == '\0')) {
+    std::cerr << "shopd serve: SHOPD_JWT_SECRET must be set with a postgres:// database: every replica must sign "
+                 "tokens with the same secret\n";
+    return kUsageError;
+  }
   auto secret = LoadOrCreateJwtSecret(settings->app.data_dir,
                                       env_secret ? std::optional<std::string_view>(env_secret) : std::nullopt);
   if (!secret) {
@@ -67,7 +76,7 @@ int Serve(const config::ConfigSource& src) {
     return 1;
   }
   if (settings->app.processes == 0) {
-    int rc = ServeEmbedded(*settings);
+    int rc = RunServer(*settings);
     obs::ShutdownLogging();
     return rc;
   }
@@ -78,7 +87,7 @@ int Serve(const config::ConfigSource& src) {
   opts.shutdown_grace_ms = settings->server.drain_timeout_ms + 5000;
   return RunSupervisor(opts, [&settings] {
     obs::InitLogging({.level = settings->app.log_level});
-    int rc = ServeEmbedded(*settings);
+    int rc = RunServer(*settings);
     obs::ShutdownLogging();
     return rc;
   });
@@ -102,9 +111,13 @@ int Main(int argc, char** argv) {
 
   config::ConfigSource src;
   Settings::DeclareAll(src);
-  CLI::App* serve = cli.add_subcommand("serve", "serve the HTTP API (embedded topology: SQLite in --data-dir)");
+  CLI::App* serve = cli.add_subcommand(
+      "serve", "serve the HTTP API (embedded: SQLite in --data-dir; scale-out: --database-url postgres://...)");
   std::map<std::string, std::string> values;
   for (const auto& spec : src.Specs()) {
+    // Secrets (a URL with a password) come from the environment only: a flag
+    // would show them to every user of `ps`.
+    if (spec.secret) continue;
     std::string help = spec.help + " [env " + config::ConfigSource::EnvName(spec.key) +
                        (spec.default_value.empty() ? "" : ", default " + spec.default_value) + "]";
     serve->add_option("--" + spec.key, values[spec.key], help);

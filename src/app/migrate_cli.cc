@@ -11,6 +11,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "app/database_url.h"
 #include "core/error.h"
 #include "storage/postgres/pg_migrations.h"
 #include "storage/postgres/pg_pool.h"
@@ -24,22 +25,6 @@ using Versions = std::map<int64_t, std::string>;  // version -> name
 
 constexpr int kUnavailable = 1;
 constexpr int kUsageError = 2;
-
-std::optional<std::string> Env(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  return std::string(v);
-}
-
-// What a database URL says, with the password replaced, for messages.
-std::string Redacted(const std::string& url) {
-  const size_t scheme = url.find("://");
-  const size_t at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
-  const size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
 
 asio::awaitable<core::Result<Versions>> Applied(PgPool& pool) {
   auto exists = co_await pool.Query("SELECT to_regclass('schema_migrations') IS NOT NULL", {});
@@ -78,31 +63,26 @@ asio::awaitable<core::Result<std::string>> Migrate(PgPool& pool) {
 }  // namespace
 
 int MigrateCommand(const std::string& database_url, std::ostream& out, std::ostream& err) {
-  std::string url = database_url;
-  if (url.empty()) url = Env("SHOPD_DATABASE_URL").value_or("");
-  if (url.empty()) {
-    if (auto file = Env("SHOPD_DATABASE_URL_FILE")) {
-      std::ifstream in(*file);
-      if (!in) {
-        err << "shopd migrate: cannot read SHOPD_DATABASE_URL_FILE " << *file << "\n";
-        return kUsageError;
-      }
-      std::getline(in, url);
-      while (!url.empty() && (url.back() == '\r' || url.back() == ' ')) url.pop_back();
-    }
+  const char* env = std::getenv("SHOPD_DATABASE_URL");
+  auto resolved = DatabaseUrlOrFile(database_url.empty() && env ? std::string(env) : database_url);
+  if (!resolved) {
+    err << "shopd migrate: " << resolved.error().message << "\n";
+    return kUsageError;
   }
+  const std::string url = *resolved;
   if (url.empty()) {
     err << "shopd migrate: no database URL: pass --database-url postgres://USER@HOST:PORT/DB, or set "
            "SHOPD_DATABASE_URL (or SHOPD_DATABASE_URL_FILE)\n";
     return kUsageError;
   }
-  if (url.rfind("sqlite:", 0) == 0) {
-    err << "shopd migrate: " << url << " is a SQLite database; `shopd serve` migrates those itself when it opens "
-        << "them\n";
+  auto target = ParseDatabaseUrl(url, ".");
+  if (!target) {
+    err << "shopd migrate: " << target.error().message << "\n";
     return kUsageError;
   }
-  if (url.rfind("postgres://", 0) != 0 && url.rfind("postgresql://", 0) != 0) {
-    err << "shopd migrate: expected a postgres:// URL, got '" << Redacted(url) << "'\n";
+  if (!target->postgres()) {
+    err << "shopd migrate: " << url << " is a SQLite database; `shopd serve` migrates those itself when it opens "
+        << "them\n";
     return kUsageError;
   }
 
@@ -121,7 +101,7 @@ int MigrateCommand(const std::string& database_url, std::ostream& out, std::ostr
   }
   if (!result || !*result) {
     const core::Error e = result ? result->error() : core::Error::Make(core::Errc::kInternal, "no result");
-    err << "shopd migrate: " << Redacted(url) << ": " << e.message;
+    err << "shopd migrate: " << RedactedUrl(url) << ": " << e.message;
     if (!e.internal.empty()) err << " (" << e.internal << ")";
     err << "\n";
     return kUnavailable;

@@ -21,14 +21,10 @@
 
 #include "events/consumer.h"
 #include "events/event_tail.h"
-#include "events/sqlite/sqlite_event_log.h"
-#include "events/sqlite/sqlite_outbox_relay.h"
-#include "exec/worker_pool.h"
+#include "exec/await_blocking.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
-#include "queue/sqlite/sqlite_job_queue.h"
 #include "queue/worker.h"
-#include "storage/sqlite/sqlite_change_watcher.h"
 #include "workers/order_refund.h"
 #include "workers/order_saga.h"
 #include "workers/payment_provider.h"
@@ -43,19 +39,14 @@ constexpr const char* kSagaQueue = "order-saga";
 // processes through the change watcher. Work no write announces (a retry
 // whose backoff ran out, a lease that expired) is slept until by the job
 // workers (JobQueue::NextDueInMs). The timers left are a safety net.
-// Without the watcher, loops poll as before.
+// Where the backend cannot tell of other processes' commits, loops poll.
 constexpr int64_t kEventSafetyNetMs = 10'000;
 constexpr int64_t kJobSafetyNetMs = 30'000;
 constexpr int64_t kPollingIdleMaxMs = 50;
 constexpr int64_t kPollingRelayMs = 10;
-constexpr auto kWatchGap = std::chrono::milliseconds(5);
 constexpr const char* kRefundQueue = "order-refund";
-
-queue::JobQueueOptions QueueOptions(const workers::WorkersConfig& c) {
-  queue::JobQueueOptions o;
-  o.default_max_attempts = static_cast<int>(c.job_max_attempts);
-  return o;
-}
+// Old events go in rounds of at most this many, once a minute.
+constexpr size_t kTrimBatch = 10'000;
 
 obs::Counter& RefundCounter(obs::MetricsRegistry& metrics, const char* outcome) {
   return metrics.GetCounter("shopd_order_refunds_total",
@@ -70,20 +61,33 @@ obs::Counter& FinishedCounter(obs::MetricsRegistry& metrics, const char* status)
 
 }  // namespace
 
+// Relays the outbox when a product write committed in this process (an admin
+// update writes its `product.changed` row there), so that the other
+// processes' caches hear of it at once.
+class RelayOnProductChange final : public storage::ProductChangeListener {
+ public:
+  explicit RelayOnProductChange(std::function<void()> relay) : relay_(std::move(relay)) {}
+  asio::awaitable<void> ProductsChanged(std::vector<std::string>) override {
+    relay_();
+    co_return;
+  }
+
+ private:
+  std::function<void()> relay_;
+};
+
 // Members are built in dependency order and destroyed in reverse; every loop
 // runs on `background`, and lambdas capture this Impl (heap-allocated, so its
 // address is stable).
 struct OrderPipeline::Impl {
-  Impl(storage::sqlite::SqliteDatabase& db, exec::WorkerPool& pool, storage::sqlite::SqliteWriter& writer,
-       storage::OrderStore& orders, const workers::WorkersConfig& c, obs::MetricsRegistry& metrics,
-       const core::Clock& clock, storage::ProductChangeListener* product_changes)
+  Impl(PipelineBackend& backend, storage::OrderStore& orders, const workers::WorkersConfig& c,
+       obs::MetricsRegistry& metrics, const core::Clock& clock, storage::ProductChangeListener* product_changes)
       : config(c),
         clock(clock),
-        pool(pool),
-        change_watcher(background.get_executor(), db.path(), [this] { WakeLoops(); }, kWatchGap),
+        backend(backend),
         watching(StartWatching()),
-        event_log(db, pool, clock),
-        jobs(db, pool, clock, QueueOptions(c)),
+        event_log(backend.event_log()),
+        jobs(backend.jobs()),
         payments(workers::SimulatedPaymentOptions{c.payment_decline_rate,
                                                   std::chrono::milliseconds(c.payment_latency_ms),
                                                   c.payment_failing_refunds}),
@@ -126,14 +130,14 @@ struct OrderPipeline::Impl {
         product_tail(event_log, events::EventTailOptions{.topic = std::string(storage::kProductChangedTopic),
                                               .idle_max_ms = EventIdleMaxMs()},
                      [this](const std::vector<events::Event>& batch) { return AnnounceProducts(batch); }),
-        relay(db, pool, event_log, RelayOptions()),
-        trim_timer(background) {
-    event_log.UseWriter(&writer);
-    jobs.UseWriter(&writer);
-  }
+        relay(backend.MakeRelay(RelayOptions())),
+        trim_timer(background) {}
 
+  // A step's writes carry outbox rows (order.confirmed, product.changed, ...):
+  // they are relayed at once, whether or not the backend hears its own commits.
   asio::awaitable<core::Result<void>> RunSaga(const queue::LeasedJob& job) {
     auto finished = co_await saga.Run(job.payload);
+    relay->Notify();
     if (!finished) co_return finished.error();
     if (*finished == storage::OrderStatus::kConfirmed) confirmed.Inc();
     if (*finished == storage::OrderStatus::kRejected) rejected.Inc();
@@ -142,6 +146,7 @@ struct OrderPipeline::Impl {
 
   asio::awaitable<core::Result<void>> RunRefund(const queue::LeasedJob& job) {
     auto done = co_await refund.Run(job.payload);
+    relay->Notify();
     if (!done) {
       refund_failed.Inc();
       co_return done.error();
@@ -190,8 +195,9 @@ struct OrderPipeline::Impl {
     co_return core::Result<void>{};
   }
 
+  // Its callback runs on `background` once that runs, after every loop exists.
   bool StartWatching() {
-    auto started = change_watcher.Start();
+    auto started = backend.WatchCommits(background.get_executor(), [this] { WakeLoops(); });
     if (!started)
       obs::LogWarn("database change notifications unavailable; background loops poll",
                    {{"error", started.error().message}, {"detail", started.error().internal}});
@@ -202,7 +208,7 @@ struct OrderPipeline::Impl {
 
   // Some process committed: whichever loop has work finds it.
   void WakeLoops() {
-    relay.Notify();
+    relay->Notify();
     created_consumer.Notify();
     refund_consumer.Notify();
     product_tail.Notify();
@@ -228,8 +234,7 @@ struct OrderPipeline::Impl {
       auto [ec] = co_await trim_timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
       const int64_t cutoff = clock.UnixMillis() - config.event_retention_s * 1000;
-      auto trim = [this, cutoff] { return event_log.TrimSync(cutoff, 10'000); };
-      auto trimmed = co_await pool.Run(trim);
+      auto trimmed = co_await backend.TrimEvents(cutoff, kTrimBatch);
       if (!trimmed) obs::LogWarn("event trim failed", {{"error", trimmed.error().message}});
     }
   }
@@ -252,7 +257,7 @@ struct OrderPipeline::Impl {
          [this] { return refund_consumer.Stop(); }},
         {"product.changed tail", [this, product_start_offset](auto ex) { product_tail.Start(ex, product_start_offset); },
          [this] { return product_tail.Stop(); }},
-        {"outbox relay", [this](auto ex) { relay.Start(ex); }, [this] { return relay.Stop(); }},
+        {"outbox relay", [this](auto ex) { relay->Start(ex); }, [this] { return relay->Stop(); }},
     };
   }
 
@@ -269,19 +274,17 @@ struct OrderPipeline::Impl {
       obs::LogDebug("background loop stopped", {{"loop", it->name}});
     }
     // Last: until here a commit still wakes whichever loop is left.
-    co_await change_watcher.Stop();
+    co_await backend.StopWatching();
   }
 
   const workers::WorkersConfig config;
   const core::Clock& clock;
-  exec::WorkerPool& pool;
+  PipelineBackend& backend;
   asio::io_context background{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard = asio::make_work_guard(background);
-  // Its callback runs on `background` once that runs, after every loop below exists.
-  storage::sqlite::SqliteChangeWatcher change_watcher;
   const bool watching;
-  events::sqlite::SqliteEventLog event_log;
-  queue::sqlite::SqliteJobQueue jobs;
+  events::EventLog& event_log;
+  queue::JobQueue& jobs;
   workers::SimulatedPaymentProvider payments;
   workers::OrderSaga saga;
   workers::OrderRefund refund;
@@ -295,7 +298,8 @@ struct OrderPipeline::Impl {
   queue::JobWorker refund_worker;
   events::EventConsumer refund_consumer;
   events::EventTail product_tail;
-  events::sqlite::SqliteOutboxRelay relay;
+  std::unique_ptr<events::OutboxRelay> relay;
+  RelayOnProductChange relay_on_product_change{[this] { relay->Notify(); }};
   asio::steady_timer trim_timer;
   std::vector<Loop> loops;  // as started
   std::thread thread;
@@ -303,11 +307,16 @@ struct OrderPipeline::Impl {
   bool stopped = false;
 };
 
-OrderPipeline::OrderPipeline(storage::sqlite::SqliteDatabase& db, exec::WorkerPool& pool,
-                             storage::sqlite::SqliteWriter& writer, storage::OrderStore& orders,
+queue::JobQueueOptions OrderPipeline::QueueOptions(const workers::WorkersConfig& config) {
+  queue::JobQueueOptions o;
+  o.default_max_attempts = static_cast<int>(config.job_max_attempts);
+  return o;
+}
+
+OrderPipeline::OrderPipeline(PipelineBackend& backend, storage::OrderStore& orders,
                              const workers::WorkersConfig& config, obs::MetricsRegistry& metrics,
                              const core::Clock& clock, storage::ProductChangeListener* product_changes)
-    : impl_(std::make_unique<Impl>(db, pool, writer, orders, config, metrics, clock, product_changes)) {}
+    : impl_(std::make_unique<Impl>(backend, orders, config, metrics, clock, product_changes)) {}
 
 OrderPipeline::~OrderPipeline() { Stop(); }
 
@@ -319,7 +328,7 @@ void OrderPipeline::Start() {
   // change after it can concern a product this process will cache. Read here,
   // at start-up, off any reactor; if it fails, from the start (dropping cache
   // entries that do not exist yet is harmless).
-  auto product_end = p.event_log.EndOffsetSync(std::string(storage::kProductChangedTopic));
+  auto product_end = exec::AwaitBlocking(p.event_log.EndOffset(std::string(storage::kProductChangedTopic)));
   if (!product_end) obs::LogWarn("product change tail starts at 0", {{"error", product_end.error().message}});
   p.StartLoops(product_end ? *product_end : 0);
   p.thread = std::thread([&p] {
@@ -328,7 +337,9 @@ void OrderPipeline::Start() {
   });
 }
 
-void OrderPipeline::OrderWritten() { impl_->relay.Notify(); }
+void OrderPipeline::OutboxWritten() { impl_->relay->Notify(); }
+
+storage::ProductChangeListener& OrderPipeline::relay_on_product_change() { return impl_->relay_on_product_change; }
 
 void OrderPipeline::Stop() {
   Impl& p = *impl_;

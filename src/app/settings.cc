@@ -9,6 +9,7 @@ void Settings::DeclareAll(config::ConfigSource& src) {
   services::CatalogConfig::Declare(src);
   services::OrdersConfig::Declare(src);
   workers::WorkersConfig::Declare(src);
+  redis::RedisConfig::Declare(src);
 }
 
 core::Result<Settings> Settings::Load(const config::ConfigSource& src) {
@@ -20,6 +21,7 @@ core::Result<Settings> Settings::Load(const config::ConfigSource& src) {
   errs.Take(services::CatalogConfig::Load(src), s.catalog);
   errs.Take(services::OrdersConfig::Load(src), s.orders);
   errs.Take(workers::WorkersConfig::Load(src), s.workers);
+  errs.Take(redis::RedisConfig::Load(src), s.redis);
   if (auto r = errs.Finish(); !r) return r.error();
   return s;
 }

@@ -7,6 +7,7 @@
 #include "app/app_config.h"
 #include "config/config_source.h"
 #include "http/server_config.h"
+#include "redis/redis_config.h"
 #include "services/catalog/catalog_config.h"
 #include "services/orders/orders_config.h"
 #include "services/users/users_config.h"
@@ -21,6 +22,7 @@ struct Settings {
   services::CatalogConfig catalog;
   services::OrdersConfig orders;
   workers::WorkersConfig workers;
+  redis::RedisConfig redis;  // empty url: in-process cache and rate limits
   std::string jwt_secret;  // resolved at start-up (environment or data dir)
 
   // Declares every module's options on `src` (for --help and for Load).

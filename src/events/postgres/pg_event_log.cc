@@ -255,4 +255,18 @@ Async<int64_t> PgEventLog::CommittedOffset(std::string topic, std::string group)
   co_return r->Int64(0, 0);
 }
 
+namespace {
+Awaitable<core::Result<size_t>> TrimOld(storage::postgres::PgPool& pool, int64_t created_before_ms, size_t max_rows) {
+  std::vector<PgParam> params{std::to_string(created_before_ms), std::to_string(max_rows)};
+  auto r = co_await pool.Query(
+      "DELETE FROM events WHERE ctid IN (SELECT ctid FROM events WHERE created_ms < $1 LIMIT $2)", std::move(params));
+  if (!r) co_return r.error();
+  co_return static_cast<size_t>(r->Affected());
+}
+}  // namespace
+
+Async<size_t> PgEventLog::Trim(int64_t created_before_ms, size_t max_rows) {
+  return TrimOld(pool_, created_before_ms, max_rows);
+}
+
 }  // namespace shopd::events::postgres

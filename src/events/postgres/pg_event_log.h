@@ -61,6 +61,10 @@ class PgEventLog final : public EventLog {
   Async<int64_t> EndOffset(std::string topic) override;
   Async<int64_t> CommittedOffset(std::string topic, std::string group) override;
 
+  // Deletes up to `max_rows` events created before `created_before_ms`
+  // (retention); how many went. Offsets are never reused: the topic heads stay.
+  Async<size_t> Trim(int64_t created_before_ms, size_t max_rows);
+
   // Checks what AppendBatch would reject.
   core::Result<void> Validate(const std::vector<EventInput>& events) const;
   // Wall-clock milliseconds by this log's clock.

@@ -183,6 +183,16 @@ TEST_F(PgEventLogTest, AConsumerNeverSkipsAnEventThatCommitsLate) {
   EXPECT_EQ(End("t"), 2);
 }
 
+// Retention deletes old events in bounded rounds; offsets go on from the head.
+TEST_F(PgEventLogTest, TrimDeletesOldEventsAndOffsetsGoOn) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Await(log_.Append("t", "k", "old")));
+  const int64_t cutoff = log_.NowMs() + 1;
+  EXPECT_EQ(*Await(log_.Trim(cutoff, 3)), 3u);
+  EXPECT_EQ(*Await(log_.Trim(cutoff, 3)), 2u);
+  EXPECT_EQ(*Await(log_.Trim(cutoff, 3)), 0u);
+  EXPECT_EQ(*Await(log_.Append("t", "k", "new")), 6);
+}
+
 TEST_F(PgEventLogTest, ARolledBackAppendLeavesNoGap) {
   shopd::testing::IoThread background;
   auto a = Connect();

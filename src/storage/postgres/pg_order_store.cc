@@ -82,12 +82,13 @@ Awaitable<Result<void>> LoadItems(PgConnection& conn, Ms t, std::vector<Order>& 
 
 // The order row; `for_update` locks it until the transaction ends, so that
 // concurrent steps on one order (a saga redelivery, a cancellation) run one
-// after the other.
+// after the other (NO KEY UPDATE: its id never changes, and the items'
+// foreign-key checks need not wait).
 Awaitable<Result<Order>> FindHeader(PgConnection& conn, Ms t, std::string id, bool for_update) {
   std::vector<PgParam> params{std::move(id)};
   auto r = co_await Run(conn, t,
                         std::string("SELECT " SHOPD_ORDER_COLUMNS " FROM orders WHERE id = $1") +
-                            (for_update ? " FOR UPDATE" : ""),
+                            (for_update ? " FOR NO KEY UPDATE" : ""),
                         std::move(params));
   if (!r) co_return r.error();
   if (r->rows() == 0) co_return NoSuchOrder();
@@ -127,7 +128,11 @@ Awaitable<Result<void>> SetStatus(PgConnection& conn, Ms t, std::string id, Orde
 }
 
 // Locks the items' product rows in id order (so two orders sharing products
-// never wait on each other in a cycle) and returns their stock.
+// never wait on each other in a cycle) and returns their stock. NO KEY
+// UPDATE, the lock a stock update takes anyway: a new order's items check
+// their foreign key with KEY SHARE locks on the same rows while that order
+// holds its user's pending count, and a FOR UPDATE here would wait for them
+// in a cycle (saga: product -> count; new order: count -> product).
 Awaitable<Result<std::map<std::string, int64_t>>> LockProducts(PgConnection& conn, Ms t,
                                                                const std::vector<OrderItem>& items) {
   ArrayLiteral ids;
@@ -135,7 +140,7 @@ Awaitable<Result<std::map<std::string, int64_t>>> LockProducts(PgConnection& con
   std::vector<PgParam> params{ids.Take()};
   auto r = co_await Run(conn, t,
                         "SELECT id, stock FROM products WHERE id = ANY($1::TEXT[]) ORDER BY id COLLATE \"C\" "
-                        "FOR UPDATE",
+                        "FOR NO KEY UPDATE",
                         std::move(params));
   if (!r) co_return r.error();
   std::map<std::string, int64_t> stock;

@@ -1,4 +1,4 @@
-#include "app/embedded_app.h"
+#include "app/serve.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -8,19 +8,19 @@
 #include <optional>
 #include <thread>
 
-#include "app/openapi.h"
+#include "app/backends.h"
+#include "app/cache_and_limits.h"
 #include "app/maintenance.h"
+#include "app/openapi.h"
 #include "app/order_pipeline.h"
 #include "app/ops_routes.h"
-#include "cache/memory/memory_cache.h"
 #include "services/catalog/catalog_service.h"
 #include "services/catalog/http_routes.h"
 #include "services/orders/http_routes.h"
 #include "services/orders/orders_service.h"
-#include "storage/sqlite/sqlite_catalog_store.h"
-#include "storage/sqlite/sqlite_order_store.h"
 #include "auth/jwt.h"
 #include "core/clock.h"
+#include "exec/await_blocking.h"
 #include "exec/worker_pool.h"
 #include "http/middleware/cors.h"
 #include "http/middleware/observability.h"
@@ -36,8 +36,6 @@
 #include "services/users/http_routes.h"
 #include "services/users/token_authenticator.h"
 #include "services/users/users_service.h"
-#include "storage/sqlite/sqlite_database.h"
-#include "storage/sqlite/sqlite_user_store.h"
 
 namespace shopd::app {
 namespace {
@@ -53,42 +51,36 @@ constexpr auto kRefreshTokenPurgeInterval = std::chrono::minutes(5);
 constexpr int64_t kRefreshTokenPurgeBatch = 1000;
 constexpr int kRefreshTokenPurgeMaxBatches = 100;
 
-template <class T>
-T RunToCompletion(asio::awaitable<T> task) {
-  asio::io_context io;
-  auto fut = asio::co_spawn(io, std::move(task), asio::use_future);
-  io.run();
-  return fut.get();
-}
-
-core::Result<std::unique_ptr<storage::sqlite::SqliteDatabase>> OpenDatabase(const Settings& s) {
-  storage::sqlite::SqliteOptions opts;
-  opts.data_dir = s.app.data_dir;
-  return storage::sqlite::SqliteDatabase::Open(opts);
-}
-
 }  // namespace
 
 core::Result<void> Bootstrap(const Settings& s) {
-  auto db = OpenDatabase(s);  // applies migrations
-  if (!db) return db.error();
+  auto backends = OpenBackends(s, {});
+  if (!backends) return backends.error();
   const char* email = std::getenv("SHOPD_ADMIN_EMAIL");
   const char* password = std::getenv("SHOPD_ADMIN_PASSWORD");
-  if (!email || !*email) return {};
-  if (!password || !*password)
-    return core::Error::Invalid("SHOPD_ADMIN_EMAIL is set but SHOPD_ADMIN_PASSWORD is not");
-  exec::WorkerPool pool(1, 16, "shopd-boot");
-  storage::sqlite::SqliteUserStore store(**db, pool);
-  ratelimit::MemoryRateLimiter limiter(core::SystemClock::Instance());
-  auth::JwtCodec jwt(s.jwt_secret);
-  services::UsersService users(s.users, store, limiter, pool, jwt, core::SystemClock::Instance());
-  auto admin = RunToCompletion(users.EnsureAdmin(email, password));
-  if (!admin) return admin.error();
-  obs::LogInfo("admin ensured", {{"email", admin->email}, {"id", admin->id}});
-  return {};
+  core::Result<void> ensured;
+  if (email && *email) {
+    if (!password || !*password) {
+      ensured = core::Error::Invalid("SHOPD_ADMIN_EMAIL is set but SHOPD_ADMIN_PASSWORD is not");
+    } else {
+      exec::WorkerPool hash_pool(1, 16, "shopd-boot");
+      ratelimit::MemoryRateLimiter limiter(core::SystemClock::Instance());
+      auth::JwtCodec jwt(s.jwt_secret);
+      services::UsersService users(s.users, (*backends)->users(), limiter, hash_pool, jwt,
+                                   core::SystemClock::Instance());
+      auto admin = exec::AwaitBlocking(users.EnsureAdmin(email, password));
+      hash_pool.Shutdown();
+      if (admin)
+        obs::LogInfo("admin ensured", {{"email", admin->email}, {"id", admin->id}});
+      else
+        ensured = admin.error();
+    }
+  }
+  (*backends)->Shutdown();
+  return ensured;
 }
 
-int ServeEmbedded(const Settings& s) {
+int RunServer(const Settings& s) {
   const core::Clock& clock = core::SystemClock::Instance();
   obs::MetricsRegistry metrics;
   obs::RegisterProcessMetrics(metrics);
@@ -96,16 +88,18 @@ int ServeEmbedded(const Settings& s) {
   access_cfg.enabled = s.app.access_log;
   obs::AccessLog access_log(access_cfg, metrics);
 
-  auto db = OpenDatabase(s);
-  if (!db) {
-    obs::LogError("cannot open database", {{"error", db.error().message}, {"detail", db.error().internal}});
+  // Every committed product change (admin update, saga reservation, release on
+  // a cancellation or rejection) is announced here by the store that made it,
+  // and by the pipeline's tail for changes made by other processes; the
+  // catalog drops its cached copies on each (storage/product_changes.h).
+  storage::ProductChangeNotifier product_changes;
+  auto opened = OpenBackends(s, {.clock = &clock, .metrics = &metrics, .product_changes = &product_changes});
+  if (!opened) {
+    obs::LogError("cannot open database",
+                  {{"error", opened.error().message}, {"detail", opened.error().internal}});
     return 1;
   }
-  exec::WorkerPool pool(static_cast<size_t>(s.app.db_threads), static_cast<size_t>(s.app.db_queue), "shopd-db");
-  metrics.AddCallbackGauge("shopd_worker_pool_queued", "Blocking tasks waiting for a pool thread.", {},
-                           [&pool] { return static_cast<double>(pool.queued()); });
-  metrics.AddCallbackCounter("shopd_worker_pool_rejected_total", "Blocking tasks refused because the queue was full.",
-                             {}, [&pool] { return static_cast<double>(pool.rejected()); });
+  Backends& backends = **opened;
   // Password hashing gets its own pool, so database work never queues behind
   // argon2; its threads are niced so the reactors keep the CPU under a login flood.
   exec::WorkerPool hash_pool(exec::WorkerPoolOptions{.threads = static_cast<size_t>(s.app.hash_threads),
@@ -119,8 +113,14 @@ int ServeEmbedded(const Settings& s) {
                              "Password hashes refused (503): the hash queue was full, or a hash waited longer than "
                              "--hash-queue-wait-ms.", {},
                              [&hash_pool] { return static_cast<double>(hash_pool.rejected()); });
-  storage::sqlite::SqliteUserStore store(**db, pool);
-  ratelimit::MemoryRateLimiter limiter(clock);
+  auto shared = CacheAndLimits::Open(s, clock, metrics);
+  if (!shared) {
+    obs::LogError("cannot use redis", {{"error", shared.error().message}, {"detail", shared.error().internal}});
+    return 1;
+  }
+  CacheAndLimits& cache_and_limits = **shared;
+  storage::UserStore& store = backends.users();
+  ratelimit::RateLimiter& limiter = cache_and_limits.auth_limiter();
   auth::JwtCodec jwt(s.jwt_secret);
   services::UsersService users(s.users, store, limiter, hash_pool, jwt, clock, &metrics);
   services::TokenAuthenticator authenticator(jwt, clock, users);
@@ -139,42 +139,23 @@ int ServeEmbedded(const Settings& s) {
                      tokens_purged.Inc(static_cast<uint64_t>(*purged));
                    }});
 
-  // Every committed product change (admin update, saga reservation, release on
-  // a cancellation or rejection) is announced here by the store that made it,
-  // and by the pipeline's tail for changes made by other processes; the
-  // catalog drops its cached copies on each (storage/product_changes.h).
-  storage::ProductChangeNotifier product_changes;
-
-  // Catalog: cache-aside reads over the SQLite catalog.
-  cache::MemoryCache product_cache(
-      clock,
-      cache::MemoryCacheOptions{.max_entries = static_cast<size_t>(s.catalog.cache_max_entries),
-                                .max_bytes = static_cast<size_t>(s.catalog.cache_max_bytes)},
-      &metrics, "products");
-  storage::sqlite::SqliteCatalogStore catalog_store(**db, pool, &product_changes);
-  services::CatalogService catalog(catalog_store, product_cache, clock,
+  // Catalog: cache-aside reads over the catalog store.
+  services::CatalogService catalog(backends.catalog(), cache_and_limits.product_cache(), clock,
                                    std::chrono::milliseconds(s.catalog.cache_ttl_ms));
   product_changes.Subscribe(catalog);
 
-  // Orders: each one is written (with its outbox row) through the group
-  // commit before its 202; the pipeline then runs the saga asynchronously.
-  storage::sqlite::SqliteWriter writer(**db);
-  metrics.AddCallbackCounter("shopd_sqlite_group_commits_total", "Write transactions the SQLite writer committed.", {},
-                             [&writer] { return static_cast<double>(writer.commits()); });
-  metrics.AddCallbackCounter("shopd_sqlite_group_writes_total",
-                             "Writes committed by the SQLite writer (writes / commits = mean group size).", {},
-                             [&writer] { return static_cast<double>(writer.writes()); });
-  storage::sqlite::SqliteOrderStore order_store(**db, pool, writer, &product_changes);
-  OrderPipeline pipeline(**db, pool, writer, order_store, s.workers, metrics, clock, &product_changes);
+  // Orders: each one is committed with its outbox row before its 202; the
+  // pipeline then runs the saga asynchronously.
+  storage::OrderStore& order_store = backends.orders();
+  OrderPipeline pipeline(backends.pipeline(), order_store, s.workers, metrics, clock, &product_changes);
   obs::Counter& orders_placed =
       metrics.GetCounter("shopd_orders_placed_total", "Orders committed and answered 202 (replays not counted).");
-  // Its own limiter: order keys never compete with login keys for room.
-  ratelimit::MemoryRateLimiter order_limiter(clock);
-  services::OrdersService orders(s.orders, order_store, order_limiter, clock,
+  services::OrdersService orders(s.orders, order_store, cache_and_limits.order_limiter(), clock,
                                  [&pipeline, &orders_placed](std::string_view change) {
     if (change == "placed") orders_placed.Inc();
-    pipeline.OrderWritten();
+    pipeline.OutboxWritten();
   });
+  product_changes.Subscribe(pipeline.relay_on_product_change());
   pipeline.Start();
   maintenance.Start();
 
@@ -243,7 +224,8 @@ int ServeEmbedded(const Settings& s) {
   obs::LogInfo("listening", {{"address", s.server.host},
                              {"port", server.port()},
                              {"threads", s.server.threads},
-                             {"data_dir", s.app.data_dir},
+                             {"database", backends.Describe()},
+                             {"cache", cache_and_limits.Describe()},
                              {"pid", static_cast<int64_t>(::getpid())}});
   server.Run();
   if (admin_server) {
@@ -254,9 +236,8 @@ int ServeEmbedded(const Settings& s) {
   pipeline.Stop();
   // Accepted blocking tasks finish while the io_contexts still exist to
   // receive (and drop) their completions.
-  writer.Shutdown();
+  backends.Shutdown();
   hash_pool.Shutdown();
-  pool.Shutdown();
   obs::LogInfo("stopped", {{"pid", static_cast<int64_t>(::getpid())}});
   // The rest is destroyed in reverse order of construction: server, services,
   // pool, database; the access log is flushed last.

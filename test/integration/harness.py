@@ -43,6 +43,22 @@ DEFAULT_PASSWORD = "correct horse battery"
 DEFAULT_OPTIONS = {"argon2-memory-kib": "1024", "argon2-iterations": "1",
                    "insecure-fast-hashing-for-tests": "true"}
 
+# SHOPD_TEST_TOPOLOGY=scaleout runs every shopd over PostgreSQL (pg_server.py):
+# the same tests, the same assertions, on the other topology.
+TOPOLOGY = os.environ.get("SHOPD_TEST_TOPOLOGY", "embedded")
+SCALE_OUT = TOPOLOGY == "scaleout"
+
+
+def scale_out_database(data_dir):
+    """The PostgreSQL database of the shopd whose data dir is `data_dir` (scale-out runs)."""
+    return "shop_" + hashlib.sha1(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+
+
+def embedded_only(reason):
+    """Skips a test that is about the embedded topology itself (its SQLite file, its data dir)."""
+    return unittest.skipIf(SCALE_OUT, f"embedded topology only: {reason}")
+
+
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 15.0
 REQUEST_TIMEOUT_S = 10.0
@@ -450,9 +466,22 @@ class ShopdServer:
             extra["SHOPD_DATA_DIR"] = self.data_dir
         return clean_env(extra)
 
+    def _use_postgres(self):
+        """Scale-out: this server's database, named after its data dir, so a
+        server started again over the same data dir finds the same data."""
+        if not SCALE_OUT or "database-url" in self.options:
+            return
+        import pg_server
+        import redis_server
+        self.options["database-url"] = pg_server.shared_server().fresh_database(
+            scale_out_database(self.data_dir), SHOPD_BIN)
+        if "SHOPD_REDIS_URL" not in self.extra_env:
+            self.extra_env["SHOPD_REDIS_URL"] = redis_server.shared_server().fresh_url()
+
     def start(self):
         if not os.path.exists(SHOPD_BIN):
             raise ServerStartError(f"shopd binary not found at {SHOPD_BIN} (set SHOPD_BIN)")
+        self._use_postgres()
         # The data dir is left to shopd to create (mode 0700), as in production.
         for attempt in range(3):
             self.port = free_port()

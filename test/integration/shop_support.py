@@ -9,10 +9,13 @@
 import http.client
 import json
 import os
+import re
 import sqlite3
+import subprocess
 import time
 import uuid
 
+import harness
 from harness import ShopdServer, ShopdTestCase, bearer, wait_for
 
 ADMIN_EMAIL = "catalog-admin@example.com"
@@ -100,13 +103,21 @@ def wait_order_final(srv, token, order_id, timeout=10.0):
 # Read-only database access
 
 class ReadOnlyDb:
-    """sqlite3 on <data-dir>/shopd.db opened read-only (mode=ro); a new connection per
-    query so every read sees the latest committed state."""
+    """Reads the server's database directly, so a test can check what the API claims.
+
+    Embedded: sqlite3 on <data-dir>/shopd.db opened read-only (mode=ro), a new
+    connection per query so every read sees the latest committed state.
+    Scale-out (SHOPD_TEST_TOPOLOGY=scaleout): the same SQL through psql on the
+    server's PostgreSQL database, with values typed back as sqlite3 gives them
+    (integers as int, booleans as 1/0, NULL as None)."""
 
     def __init__(self, data_dir):
         self.path = os.path.join(data_dir, "shopd.db")
+        self.data_dir = data_dir
 
     def query(self, sql, params=()):
+        if harness.SCALE_OUT:
+            return self._query_postgres(sql, params)
         uri = "file:" + self.path + "?mode=ro"
         last_error = None
         for _ in range(50):
@@ -120,6 +131,37 @@ class ReadOnlyDb:
                 last_error = e
                 time.sleep(0.05)
         raise last_error
+
+    def _query_postgres(self, sql, params):
+        import pg_server
+        server = pg_server.shared_server()
+        parts = sql.split("?")
+        if len(parts) != len(params) + 1:
+            raise ValueError(f"{len(params)} parameters for {sql!r}")
+        literal = [p if isinstance(p, (int, float)) else "'" + str(p).replace("'", "''") + "'" for p in params]
+        text = parts[0] + "".join(str(v) + rest for v, rest in zip(literal, parts[1:]))
+        # A BOOLEAN column there, an INTEGER 0/1 in SQLite: compared and read as the integer.
+        text = re.sub(r"\b((?:\w+\.)?stock_reserved)\b", r"\1::int", text)
+        out = subprocess.run(["psql", "-X", "-tA", "-F", "\x1f", "-R", "\x1e", "-P", "null=\x1d", "-v",
+                              "ON_ERROR_STOP=1", "-d", server.url(harness.scale_out_database(self.data_dir)),
+                              "-c", text], capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise RuntimeError(f"psql {text!r}: {out.stderr}")
+
+        def typed(v):
+            if v == "\x1d":
+                return None
+            if v in ("t", "f"):
+                return 1 if v == "t" else 0
+            try:
+                return int(v)
+            except ValueError:
+                return v
+
+        body = out.stdout.rstrip("\n")
+        if not body:
+            return []
+        return [tuple(typed(v) for v in row.split("\x1f")) for row in body.split("\x1e") if row != ""]
 
     def scalar(self, sql, params=()):
         rows = self.query(sql, params)

@@ -4,7 +4,7 @@ runs and after it stopped."""
 import re
 import unittest
 
-from harness import ShopdServer, run_cli
+from harness import ShopdServer, embedded_only, run_cli
 from shop_support import (ADMIN_ENV, SHOP_OPTIONS, ReadOnlyDb, ShopTestCase, admin_token,
                           create_product, post_order, wait_order_final)
 
@@ -21,6 +21,7 @@ def parse_stats(text):
     return out
 
 
+@embedded_only("`shopd queue` reads the SQLite file in --data-dir; it does not take a --database-url yet")
 class QueueCliTest(ShopTestCase):
     @classmethod
     def setUpClass(cls):

@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from harness import (DEFAULT_OPTIONS, TEST_JWT_SECRET, ShopdServer, decode_jwt, forge_jwt, free_port,
+from harness import (DEFAULT_OPTIONS, TEST_JWT_SECRET, ShopdServer, embedded_only, decode_jwt, forge_jwt, free_port,
                      run_cli, unique_email, verify_hs256)
 
 FAST_HASHING = ["--argon2-memory-kib", "1024", "--argon2-iterations", "1",
@@ -30,6 +30,8 @@ def mode_of(path):
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
+@embedded_only("a replica never makes up its own key: scale-out requires SHOPD_JWT_SECRET "
+               "(test_scale_out)")
 class GeneratedSecretTest(unittest.TestCase):
     def setUp(self):
         self.data_dir = tempfile.mkdtemp(prefix="shopd-secret-")
@@ -102,6 +104,7 @@ class EnvSecretTest(unittest.TestCase):
             self.assertEqual(srv.me(user["access"])[0], 200)
 
 
+@embedded_only("the key file lives in the data dir, which only the embedded topology uses for it")
 class KeyFileTest(unittest.TestCase):
     def setUp(self):
         self.data_dir = tempfile.mkdtemp(prefix="shopd-keyfile-")

@@ -9,9 +9,9 @@ BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libssl-dev libsqlite3-dev libargon2-dev libspdlog-dev libcli11-dev libgtest-dev libpq-dev
   libhiredis-dev)
 # clang 14 + its runtimes (ASan/UBSan, libFuzzer) + llvm-symbolizer: the sanitizer and fuzz build.
-# redis-server: the Redis backends' tests start their own.
-TEST_PKGS=(python3 curl prometheus postgresql-15 redis-server clang-14 libclang-rt-14-dev llvm-14)
-BENCH_PKGS=(wrk nginx util-linux procps)
+# redis-server: the Redis backends' tests start their own; nginx: scripts/cluster.sh and its test.
+TEST_PKGS=(python3 curl prometheus postgresql-15 redis-server nginx util-linux procps clang-14 libclang-rt-14-dev llvm-14)
+BENCH_PKGS=(wrk)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in

@@ -114,7 +114,10 @@ Async<Product> PgCatalogStore::UpdateProduct(Product product) {
 Async<Product> PgCatalogStore::GetProduct(std::string id) { return Get(pool_, std::move(id)); }
 
 Async<ProductPage> PgCatalogStore::ListProducts(std::string after_id, int limit) {
-  return List(read_pool_, std::move(after_id), limit);
+  PgReadPools::ReadFn<ProductPage> read = [after_id = std::move(after_id), limit](PgPool& pool) {
+    return List(pool, after_id, limit);
+  };
+  return reads_.Read<ProductPage>(std::move(read));
 }
 
 }  // namespace shopd::storage::postgres

@@ -9,6 +9,7 @@
 
 #include "storage/catalog_store.h"
 #include "storage/postgres/pg_pool.h"
+#include "storage/postgres/pg_read_pools.h"
 #include "storage/product_changes.h"
 
 namespace shopd::storage::postgres {
@@ -16,11 +17,12 @@ namespace shopd::storage::postgres {
 class PgCatalogStore final : public CatalogStore {
  public:
   // `pool` (migrated) and `changes` (may be null) must outlive the store.
-  // Listings go to `read_pool` when given (a streaming replica: may lag).
+  // Listings go to `read_pool` when given (a streaming replica: may lag;
+  // the primary while it fails, storage/postgres/pg_read_pools.h).
   // Single products are read from the primary: they refill the caches after
   // an invalidation, and a lagging replica would put the old row back.
   explicit PgCatalogStore(PgPool& pool, ProductChangeListener* changes = nullptr, PgPool* read_pool = nullptr)
-      : pool_(pool), read_pool_(read_pool ? *read_pool : pool), changes_(changes) {}
+      : pool_(pool), reads_(pool, read_pool), changes_(changes) {}
 
   // CatalogStore
   Async<Product> CreateProduct(Product product) override;
@@ -30,7 +32,7 @@ class PgCatalogStore final : public CatalogStore {
 
  private:
   PgPool& pool_;
-  PgPool& read_pool_;
+  PgReadPools reads_;
   ProductChangeListener* changes_;
 };
 

@@ -548,12 +548,14 @@ Async<Order> PgOrderStore::GetOrder(std::string user_id, std::string order_id) {
 Async<OrderPage> PgOrderStore::ListOrders(std::string user_id, std::string cursor, int limit) {
   auto before = ParseCursor(cursor);
   if (!before) return Failed<OrderPage>(before.error());
-  const Ms t = read_pool_.options().query_timeout;
-  std::function<Awaitable<Result<OrderPage>>(PgConnection&)> read =
-      [t, user_id = std::move(user_id), before = *before, limit](PgConnection& c) {
-        return List(c, t, user_id, before, limit);
-      };
-  return read_pool_.With<OrderPage>(std::move(read));
+  PgReadPools::ReadFn<OrderPage> read = [user_id = std::move(user_id), before = *before, limit](PgPool& pool) {
+    const Ms t = pool.options().query_timeout;
+    std::function<Awaitable<Result<OrderPage>>(PgConnection&)> list = [t, user_id, before, limit](PgConnection& c) {
+      return List(c, t, user_id, before, limit);
+    };
+    return pool.With<OrderPage>(std::move(list));
+  };
+  return reads_.Read<OrderPage>(std::move(read));
 }
 
 Async<Order> PgOrderStore::CancelOrder(std::string user_id, std::string order_id, int64_t now_ms) {

@@ -17,6 +17,7 @@
 
 #include "storage/order_store.h"
 #include "storage/postgres/pg_pool.h"
+#include "storage/postgres/pg_read_pools.h"
 #include "storage/product_changes.h"
 
 namespace shopd::storage::postgres {
@@ -25,9 +26,9 @@ class PgOrderStore final : public OrderStore {
  public:
   // `pool` (migrated) and `changes` (may be null) must outlive the store.
   // Order listings go to `read_pool` when given (a streaming replica: may lag
-  // by a moment behind a write).
+  // by a moment behind a write; the primary while it fails).
   explicit PgOrderStore(PgPool& pool, ProductChangeListener* changes = nullptr, PgPool* read_pool = nullptr)
-      : pool_(pool), read_pool_(read_pool ? *read_pool : pool), changes_(changes) {}
+      : pool_(pool), reads_(pool, read_pool), changes_(changes) {}
 
   // OrderStore
   Async<CreatedOrder> CreateOrder(NewOrder order) override;
@@ -45,7 +46,7 @@ class PgOrderStore final : public OrderStore {
 
  private:
   PgPool& pool_;
-  PgPool& read_pool_;
+  PgReadPools reads_;
   ProductChangeListener* changes_;
 };
 

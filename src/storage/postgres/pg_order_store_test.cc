@@ -87,5 +87,27 @@ TEST(PgOrderStore, OneIdempotencyKeyOnTwoReplicasMakesOneOrder) {
   EXPECT_EQ(count->Int64(0, 0), 20);
 }
 
+// A replica that cannot be reached: listings come from the primary, and a
+// request pays for at most one failed attempt before reads skip the replica.
+TEST(PgOrderStore, ListingsGoToThePrimaryWhileTheReplicaIsDown) {
+  test_util::FreshDatabase db;
+  shopd::testing::IoThread io;
+  PgPool down(io.io().get_executor(), PgPoolOptions{.conninfo = "host=127.0.0.1 port=1 connect_timeout=1",
+                                                    .connect_timeout = std::chrono::milliseconds(500)});
+  PgCatalogStore catalog(db.pool(), nullptr, &down);
+  PgOrderStore orders(db.pool(), nullptr, &down);
+  Product p{"p1", "Widget", "", 100, "USD", 5, 1, 1};
+  ASSERT_TRUE(order_contract::Await(catalog.CreateProduct(p)));
+  ASSERT_TRUE(order_contract::Await(orders.CreateOrder(NewOrder{"o1", "u1", "k", "h", {{"p1", 1, 0}}, 1})));
+  for (int i = 0; i < 3; ++i) {
+    auto products = order_contract::Await(catalog.ListProducts("", 10));
+    ASSERT_TRUE(products) << products.error().internal;
+    EXPECT_EQ(products->items.size(), 1u);
+    auto listed = order_contract::Await(orders.ListOrders("u1", "", 10));
+    ASSERT_TRUE(listed) << listed.error().internal;
+    EXPECT_EQ(listed->items.size(), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace shopd::storage::postgres

@@ -3,6 +3,10 @@
 from the peers, measured in the same run over the same window.
 
     python3 bench/idle_cpu.py [--shopd build/shopd] [--seconds 30] [--peers DIR]
+                              [--database-url postgres://USER@HOST:PORT/DB]
+
+With --database-url (a database `shopd migrate` has prepared), shopd is also measured on the
+scale-out topology over it (one process, and two replicas).
 
 For each server: start it on a free loopback port, wait until it answers, send it one
 request (so lazily started work has started), let it settle for 3 s, then read the CPU time
@@ -109,6 +113,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--peers", default=os.path.join(REPO, "bench", "out", "peers-cache"),
                     help="the peers folder with node_modules installed (bench/run.py makes it)")
+    ap.add_argument("--database-url", default="",
+                    help="also measure shopd over this migrated PostgreSQL database (scale-out)")
     args = ap.parse_args()
     if not os.access(args.shopd, os.X_OK):
         sys.exit(f"idle_cpu: no shopd binary at {args.shopd} (build it, or pass --shopd)")
@@ -117,13 +123,17 @@ def main():
     rows, notes = [], []
     try:
         env = dict(os.environ, SHOPD_JWT_SECRET="idle-benchmark-key-of-at-least-32-bytes!")
-        for processes in (1, 2):
-            port = free_port()
-            data = os.path.join(work, f"data-{processes}")
-            rows.append(measure(f"shopd --processes {processes}",
-                                [args.shopd, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
-                                 "--processes", str(processes), "--access-log=false"],
-                                port, "/v1/products", args.seconds, env=env, cwd=work))
+        topologies = [("shopd", [])]
+        if args.database_url:
+            topologies.append(("shopd postgres", ["--database-url", args.database_url]))
+        for label, extra in topologies:
+            for processes in (1, 2):
+                port = free_port()
+                data = os.path.join(work, f"data-{len(rows)}")
+                rows.append(measure(f"{label} --processes {processes}",
+                                    [args.shopd, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
+                                     "--processes", str(processes), "--access-log=false"] + extra,
+                                    port, "/v1/products", args.seconds, env=env, cwd=work))
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         conf_in = os.path.join(args.peers, "nginx", "nginx.conf.in")
         if os.access(nginx, os.X_OK) and os.path.exists(conf_in):
@@ -150,9 +160,9 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"idle CPU over {args.seconds:.0f} s (target for shopd: < {TARGET_PERCENT}% of one core)")
-    print(f"{'server':<24} {'processes':>9} {'CPU % of a core':>16} {'wake-ups/s':>11}")
+    print(f"{'server':<32} {'processes':>9} {'CPU % of a core':>16} {'wake-ups/s':>11}")
     for r in rows:
-        print(f"{r['name']:<24} {r['processes']:>9} {r['percent']:>16.3f} {r['wakeups']:>11.1f}")
+        print(f"{r['name']:<32} {r['processes']:>9} {r['percent']:>16.3f} {r['wakeups']:>11.1f}")
     for n in notes:
         print("note:", n)
     worst = max(r["percent"] for r in rows if r["name"].startswith("shopd"))

@@ -47,6 +47,10 @@ DEFAULT_OPTIONS = {"argon2-memory-kib": "1024", "argon2-iterations": "1",
 # the same tests, the same assertions, on the other topology.
 TOPOLOGY = os.environ.get("SHOPD_TEST_TOPOLOGY", "embedded")
 SCALE_OUT = TOPOLOGY == "scaleout"
+# Processes per shopd on the scale-out run (SHOPD_TEST_SCALEOUT_REPLICAS=2: each its own
+# pools, caches and pipeline). 1 in CI: some suites read per-process metrics and caches;
+# test_scale_out runs its multi-replica cases on separate replicas either way.
+SCALE_OUT_REPLICAS = int(os.environ.get("SHOPD_TEST_SCALEOUT_REPLICAS", "1"))
 
 
 def scale_out_database(data_dir):
@@ -475,6 +479,8 @@ class ShopdServer:
         import redis_server
         self.options["database-url"] = pg_server.shared_server().fresh_database(
             scale_out_database(self.data_dir), SHOPD_BIN)
+        if "processes" not in self.options and SCALE_OUT_REPLICAS > 1:
+            self.options["processes"] = str(SCALE_OUT_REPLICAS)
         if "SHOPD_REDIS_URL" not in self.extra_env:
             self.extra_env["SHOPD_REDIS_URL"] = redis_server.shared_server().fresh_url()
 

@@ -163,7 +163,8 @@ def open_idle_connections(port, n):
 
 class ConnectionsPerAddressTest(unittest.TestCase):
     def test_the_connection_over_the_per_address_cap_is_closed(self):
-        with ShopdServer(options={"max-connections-per-address": 5}) as srv:
+        # One process: the cap is counted per process (README, --max-connections-per-address).
+        with ShopdServer(options={"max-connections-per-address": 5, "processes": 0}) as srv:
             socks = open_idle_connections(srv.port, 6)
             try:
                 data, how = recv_until_closed(socks[-1], 5)

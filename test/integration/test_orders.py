@@ -698,8 +698,9 @@ class StockReadsAcrossProcessesTest(OrdersTestBase):
 
 
 class RefundRetryTest(OrdersTestBase):
-    # The payment provider fails the first 3 refunds.
-    server_options = dict(SHOP_OPTIONS, **{"payment-failing-refunds": 3})
+    # The payment provider fails the first 3 refunds. One process: the simulated provider
+    # and the metrics counted here are per process.
+    server_options = dict(SHOP_OPTIONS, **{"payment-failing-refunds": 3, "processes": 0})
 
     def test_failed_refunds_are_retried_until_the_order_is_refunded(self):
         tok = self.server.create_user()["access"]

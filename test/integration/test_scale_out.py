@@ -218,10 +218,13 @@ class DependencyOutageTest(unittest.TestCase):
                 self.assertEqual(r[0], 503, r[2][:300])
                 self.assertIn("retry-after", r[1])
                 self.assertLess(time.monotonic() - started, 8.0, "a request in the gap must not hang")
+            self.assertTrue(wait_for(lambda: srv.request("GET", "/ready")[0] == 503, 5, interval=0.2),
+                            "/ready must report the unreachable primary")
             pg.start_again()
             self.assertTrue(wait_for(lambda: post_order(srv, tok, [(p["id"], 1)], str(uuid.uuid4()))[0] == 202, 30,
                                      interval=0.2), "shopd did not recover after PostgreSQL came back")
             self.assertEqual(srv.request("GET", f"/v1/products/{p['id']}")[0], 200)
+            self.assertTrue(wait_for(lambda: srv.request("GET", "/ready")[0] == 200, 5, interval=0.2))
 
     def test_with_redis_stopped_reads_and_orders_keep_working(self):
         redis = redis_server.RedisServer().start()

@@ -123,13 +123,20 @@ int Main(int argc, char** argv) {
     serve->add_option("--" + spec.key, values[spec.key], help);
   }
 
-  CLI::App* queue_cmd = cli.add_subcommand("queue", "inspect the embedded job queue on a data dir");
+  CLI::App* queue_cmd =
+      cli.add_subcommand("queue", "inspect the job queue (the SQLite file in a data dir, or --database-url)");
   queue_cmd->require_subcommand(1);
-  std::string queue_data_dir = std::getenv("SHOPD_DATA_DIR") ? std::getenv("SHOPD_DATA_DIR") : "./data";
+  QueueTarget queue_target;
+  queue_target.data_dir = std::getenv("SHOPD_DATA_DIR") ? std::getenv("SHOPD_DATA_DIR") : "./data";
+  queue_target.database_url = std::getenv("SHOPD_DATABASE_URL") ? std::getenv("SHOPD_DATABASE_URL") : "";
   CLI::App* stats_cmd = queue_cmd->add_subcommand("stats", "depth, in-flight, dead letters and completions per queue");
-  stats_cmd->add_option("--data-dir", queue_data_dir, "data directory [env SHOPD_DATA_DIR, default ./data]");
   CLI::App* dead_cmd = queue_cmd->add_subcommand("dead-letters", "list dead letters, or re-enqueue one");
-  dead_cmd->add_option("--data-dir", queue_data_dir, "data directory [env SHOPD_DATA_DIR, default ./data]");
+  for (CLI::App* cmd : {stats_cmd, dead_cmd}) {
+    cmd->add_option("--data-dir", queue_target.data_dir, "data directory [env SHOPD_DATA_DIR, default ./data]");
+    cmd->add_option("--database-url", queue_target.database_url,
+                    "sqlite:PATH or postgres://... instead of the data dir [env SHOPD_DATABASE_URL, or a file "
+                    "named by SHOPD_DATABASE_URL_FILE]");
+  }
   std::string dead_queue = "order-saga";
   int64_t dead_limit = 100;
   int64_t retry_id = 0;
@@ -153,10 +160,10 @@ int Main(int argc, char** argv) {
   for (const auto& [key, value] : values)
     if (serve->count("--" + key) > 0) src.SetFlag(key, value);
   if (serve->parsed()) return Serve(src);
-  if (stats_cmd->parsed()) return QueueStatsCommand(queue_data_dir);
+  if (stats_cmd->parsed()) return QueueStatsCommand(queue_target);
   if (migrate_cmd->parsed()) return MigrateCommand(database_url, std::cout, std::cerr);
   if (dead_cmd->parsed())
-    return QueueDeadLettersCommand(queue_data_dir, dead_queue, dead_limit,
+    return QueueDeadLettersCommand(queue_target, dead_queue, dead_limit,
                                    dead_cmd->count("--retry") ? std::optional<int64_t>(retry_id) : std::nullopt);
   return kUsageError;
 }

@@ -4,7 +4,7 @@ runs and after it stopped."""
 import re
 import unittest
 
-from harness import ShopdServer, embedded_only, run_cli
+from harness import ShopdServer, run_cli
 from shop_support import (ADMIN_ENV, SHOP_OPTIONS, ReadOnlyDb, ShopTestCase, admin_token,
                           create_product, post_order, wait_order_final)
 
@@ -21,7 +21,13 @@ def parse_stats(text):
     return out
 
 
-@embedded_only("`shopd queue` reads the SQLite file in --data-dir; it does not take a --database-url yet")
+def where(srv):
+    """The queue of `srv`: its data dir (embedded), or its database (scale-out)."""
+    if "database-url" in srv.options:
+        return ["--database-url", srv.options["database-url"]]
+    return ["--data-dir", srv.data_dir]
+
+
 class QueueCliTest(ShopTestCase):
     @classmethod
     def setUpClass(cls):
@@ -41,7 +47,7 @@ class QueueCliTest(ShopTestCase):
         cls.db = ReadOnlyDb(srv.data_dir)
 
     def cli(self, *args):
-        return run_cli(["queue"] + list(args) + ["--data-dir", self.server.data_dir], timeout=20)
+        return run_cli(["queue"] + list(args) + where(self.server), timeout=20)
 
     def test_stats_while_running(self):
         r = self.cli("stats")
@@ -81,7 +87,7 @@ class QueueCliTest(ShopTestCase):
             for oid in ids:
                 self.assertEqual(wait_order_final(srv, tok, oid, 10)[3]["status"], "confirmed")
             srv.stop()
-            r = run_cli(["queue", "stats", "--data-dir", srv.data_dir], timeout=20)
+            r = run_cli(["queue", "stats"] + where(srv), timeout=20)
             self.assertEqual(r.returncode, 0, f"stdout={r.stdout!r} stderr={r.stderr!r}")
             stats = parse_stats(r.stdout.decode())
             self.assertGreaterEqual(stats.get("order-saga", {}).get("completed", 0), 3, r.stdout)

@@ -391,6 +391,14 @@ Async<QueueStats> PgJobQueue::Stats(std::string queue) {
   co_return stats;
 }
 
+Async<std::vector<std::string>> PgJobQueue::QueueNames() {
+  auto r = co_await pool_.Query("SELECT queue FROM jobs UNION SELECT queue FROM job_counters ORDER BY 1", {});
+  if (!r) co_return r.error();
+  std::vector<std::string> names;
+  for (int i = 0; i < r->rows(); ++i) names.push_back(r->Text(i, 0));
+  co_return names;
+}
+
 Async<std::vector<DeadJob>> PgJobQueue::DeadLetters(std::string queue, size_t limit) {
   if (!IsText(queue)) co_return Invalid("queue name must be UTF-8 text without NUL bytes");
   limit = std::min(limit, options_.max_dead_letters_batch);

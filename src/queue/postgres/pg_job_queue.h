@@ -45,6 +45,10 @@ class PgJobQueue final : public JobQueue {
   Async<std::vector<DeadJob>> DeadLetters(std::string queue, size_t limit) override;
   Async<void> RetryDead(JobId id) override;
 
+  // Every queue that holds a job or has completed one, in name order (for
+  // `shopd queue stats`).
+  Async<std::vector<std::string>> QueueNames();
+
   // Wall-clock milliseconds by this queue's clock.
   int64_t NowMs() const;
 

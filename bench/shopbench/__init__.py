@@ -12,7 +12,8 @@ old `bash bench/run.sh`); see bench/README.md. Modules, by responsibility:
   wrk        wrk's command line and the parser of its output
   cpu        /proc/stat and /proc/<pid>/stat accounting
   shopd_api  the HTTP calls to shopd and the parsers of its /metrics
-  measure    one HTTP run and one orders run (end to end, drained)
+  pg         PostgreSQL: psql, the counters per order, pgbench's command lines and output
+  measure    one HTTP run, one orders run (end to end, drained), one pgbench run
   prepare    packages, the peers' copy with node_modules, the Release build
   machine    machine, git, versions and load checks
   results    results.json: medians, writing, loading, comparing

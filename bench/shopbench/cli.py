@@ -120,7 +120,8 @@ def _measure_all(s, registry, out: Path, work: Path, stamp: str, info: dict) -> 
         s, stack.config, runner.collected, runner.auth, runner.load_checks,
         dates=(start, end), git=machine.git_info(registry, REPO), machine=info,
         versions=machine.versions(registry, s, shopd), raw_output=shown_path(out, REPO) + "/",
-        queue_stats=queue_stats.read_text() if queue_stats.exists() else "")
+        queue_stats=queue_stats.read_text() if queue_stats.exists() else "",
+        server_notes=stack.notes)
     results.write(res, out / "results.json")
     shutil.copyfile(out / "results.json", out.parent / "results.json")
     log(f"results: {shown_path(out / 'results.json', REPO)} (and bench/out/results.json)")

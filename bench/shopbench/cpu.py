@@ -4,8 +4,11 @@
                          peers' bench.sh counts it; pinned, cpu0 is the server side, cpu1 wrk
   server µs CPU/op     = cpu0 busy time over the window / operations (requests or orders):
                          everything on CPU 0, kernel loopback TCP included
-  process µs CPU/op    = utime+stime of the servers' process groups / operations: the
-                         cross-check (well below the cpu0 figure: something else ran there)
+  process µs CPU/op    = utime+stime of the servers' process groups (and of their descendants
+                         in groups of their own, e.g. PostgreSQL's backends), with the
+                         cutime+cstime of the children they have reaped (a backend that has
+                         exited) / operations: the cross-check (well below the cpu0 figure:
+                         something else ran there)
 
 Usage:
   before = take_sample(pgids); ...; after = take_sample(pgids)
@@ -60,9 +63,16 @@ def parse_proc_stat(text: str) -> dict:
 
 
 def parse_pid_stat(text: str) -> tuple:
-    """/proc/<pid>/stat -> (process group, utime + stime ticks). The name may hold ") "."""
+    """/proc/<pid>/stat -> (process group, ticks): utime + stime, plus cutime + cstime (its
+    children that exited and were waited for). The name may hold ") "."""
+    _, pgrp, ticks = parse_pid_stat_with_parent(text)
+    return pgrp, ticks
+
+
+def parse_pid_stat_with_parent(text: str) -> tuple:
+    """/proc/<pid>/stat -> (parent pid, process group, ticks as parse_pid_stat counts them)."""
     rest = text[text.rindex(")") + 2:].split()   # rest[0] is field 3 (state)
-    return int(rest[2]), int(rest[11]) + int(rest[12])
+    return int(rest[1]), int(rest[2]), sum(int(v) for v in rest[11:15])
 
 
 def busy_pct(before: CpuTimes, after: CpuTimes) -> float:
@@ -100,21 +110,38 @@ def read_proc_stat(proc: Path = Path("/proc")) -> dict:
 
 
 def group_ticks(pgids: Iterable[int], proc: Path = Path("/proc")) -> int:
-    """utime+stime summed over the live processes of the given process groups."""
+    """The ticks (parse_pid_stat) of the live processes of the given process groups and of their
+    descendants that left them (PostgreSQL's postmaster starts every child in a new session),
+    so what reaped children used counts too (pgbench's backends, gone by the end)."""
     wanted = set(pgids)
     if not wanted:
         return 0
-    total = 0
+    table = {}      # pid -> (parent pid, process group, ticks)
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            pgrp, ticks = parse_pid_stat((entry / "stat").read_text())
+            table[int(entry.name)] = parse_pid_stat_with_parent((entry / "stat").read_text())
         except (OSError, ValueError, IndexError):
             continue    # exited meanwhile
-        if pgrp in wanted:
-            total += ticks
-    return total
+    counted = {}
+
+    def served(pid: int) -> bool:
+        chain = []
+        while pid in table and pid not in counted:
+            chain.append(pid)
+            parent, pgrp, _ = table[pid]
+            if pgrp in wanted:
+                counted[pid] = True
+                chain.pop()
+                break
+            pid = parent
+        verdict = counted.get(pid, False)
+        for link in chain:
+            counted[link] = verdict
+        return verdict
+
+    return sum(ticks for pid, (_, _, ticks) in table.items() if served(pid))
 
 
 def take_sample(pgids: Iterable[int] = ()) -> Sample:

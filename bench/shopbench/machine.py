@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 
-from . import cpu
+from . import cpu, pg
 
 BUSY_IDLE_PCT = 85    # below this idle share a load check lists the top CPU users
 
@@ -68,6 +68,9 @@ def versions(registry, settings, shopd: Path) -> dict:
     if settings.needs_redis:
         match = re.search(r"v=(\S+)", _first_line(registry, ["redis-server", "--version"]))
         found["redis-server"] = match.group(1) if match else ""
+    if settings.needs_postgres:     # "postgres (PostgreSQL) 15.5 (Debian 15.5-0+deb12u1)"
+        found["postgres"] = _first_line(registry, [str(pg.PG_BIN / "postgres"), "--version"]
+                                        ).removeprefix("postgres (PostgreSQL) ")
     return found
 
 

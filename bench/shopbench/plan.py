@@ -2,8 +2,9 @@
 
 ORDER=interleaved (the default): all servers of a phase up at once, runs alternating between
   cases (A B C A B C ...), so drift on a shared machine affects every case alike and the per-run
-  ratios are pairs from the same round. Phase 1 is the HTTP cases; phase 2 the orders cases,
-  with the servers they do not use stopped first.
+  ratios are pairs from the same round. Phase 1 is the HTTP cases; phase 2 the orders cases;
+  phase 3 pgbench (PostgreSQL alone, so its WAL and checkpoints do not land in the orders runs);
+  each phase stops the servers it does not use first.
 ORDER=sequential: one server at a time (start, warm-up, runs, stop once no later case uses it),
   as peers/bench.sh does; redis-server stays up until the end, as in the peers' script.
 The auth cases always come last, against shopd alone on a fresh data dir.
@@ -13,6 +14,7 @@ Usage:
   print(render(settings))      # servers with their command lines, cases, targets, run order
 """
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,11 +58,10 @@ def run_labels(runs: int) -> list:
 
 
 def build(settings) -> list:
-    http = settings.kinds(cases.HTTP)
-    orders = settings.kinds(cases.ORDERS)
+    phases = tuple(settings.kinds(kind) for kind in (cases.HTTP, cases.ORDERS, cases.PGBENCH))
     labels = run_labels(settings.runs)
     if settings.order == "interleaved":
-        steps, up = _interleaved(http, orders, labels)
+        steps, up = _interleaved(phases, labels)
     else:
         given = tuple(c for c in settings.cases if cases.CASES[c].kind != cases.AUTH)
         steps, up = _sequential(given, labels)
@@ -90,9 +91,9 @@ def _start(up: set, server: str) -> list:
     return [Start(server)]
 
 
-def _interleaved(http: tuple, orders: tuple, labels: list) -> tuple:
+def _interleaved(phases: tuple, labels: list) -> tuple:
     steps, up = [], set()
-    for phase in (http, orders):
+    for phase in phases:
         if not phase:
             continue
         needed = with_needs(_server(c) for c in phase)
@@ -145,6 +146,8 @@ def render(s) -> str:
         case = cases.CASES[name]
         load = {cases.HTTP: f"wrk -d{s.duration} after a {s.warmup} warm-up",
                 cases.ORDERS: f"{s.orders} orders after {s.warmup_orders} warm-up orders",
+                cases.PGBENCH: f"pgbench -c{s.pgbench_clients} -j1 -T{s.duration_s} after a "
+                               f"{s.warmup} warm-up, on pgbench -i -s {s.pgbench_scale}",
                 cases.AUTH: f"bench/auth_load.py, {s.runs} x {s.duration} per read"}[case.kind]
         lines.append(f"  {name} ({case.kind}, against {case.server}): {case.label}; {load}")
     lines.append("targets:")
@@ -162,7 +165,10 @@ def _render_server(config, name: str) -> list:
         env = "".join(f"{k}={v} " for k, v in config.env(proc, name).items())
         argv = " ".join(_quoted(a) for a in config.argv(proc, name))
         ready = f"{proc.ready.kind} {proc.ready.target}".strip()
-        lines.append(f"    {env}{argv}   (ready: {ready})")
+        how = "".join([f"; as {proc.user} when run as root" if proc.user else "",
+                       f"; stopped with {signal.Signals(proc.stop_signal).name}"
+                       if proc.stop_signal != signal.SIGTERM else ""])
+        lines.append(f"    {env}{argv}   (ready: {ready}{how})")
     return lines
 
 

@@ -13,12 +13,14 @@ Usage:
 
 import hashlib
 import os
+import pwd
 import shutil
 import stat
 import sys
 from pathlib import Path
 from typing import Callable
 
+from . import pg
 from .errors import BenchError
 from .settings import shown_path
 
@@ -44,7 +46,14 @@ def check_tools(settings) -> None:
         tools += ["node", "npm"]
     if settings.needs_redis:
         tools.append("redis-server")
+    if settings.needs_postgres:
+        tools += [str(pg.PG_BIN / tool) for tool in pg.TOOLS]
     missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing and settings.needs_postgres and pg.os_user():
+        try:
+            pwd.getpwnam(pg.os_user())
+        except KeyError:
+            missing.append(f"the {pg.os_user()} user (PostgreSQL refuses to run as root)")
     if missing:
         raise BenchError(f"missing tool: {' '.join(missing)} (scripts/install_deps.sh bench "
                          "installs them)")

@@ -1,7 +1,8 @@
 """Every child process of a benchmark run, and its stop.
 
 Each child is started in its own session (setsid), so its PID is its process-group id, and it
-is stopped by signalling that group: TERM, then KILL after 5 s. Whatever is still running when
+is stopped by signalling that group: TERM (or the stop signal it was spawned with, e.g. INT for
+PostgreSQL's fast shutdown), then KILL after 5 s (or its own grace). Whatever is still running when
 the registry is left (normally, on an error, or on SIGINT / SIGTERM / SIGHUP, which raise
 Interrupted) is stopped the same way, newest first, with further signals ignored so a second
 Ctrl-C cannot leave a server behind. A signal that lands while a child is being started and
@@ -12,9 +13,11 @@ Usage:
       server = registry.spawn(["nginx", ...], stdout=log)      # long-running, stopped later
       rc = registry.run(["wrk", ...], timeout_s=40, stdout=out)   # bounded, waited for
       registry.stop(server)
+      db = registry.spawn([...], user="postgres", stop_signal=signal.SIGINT, stop_grace_s=60)
 """
 
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -30,6 +33,7 @@ class ProcessRegistry:
     def __init__(self, stop_grace_s: float = 5.0):
         self._stop_grace_s = stop_grace_s
         self._live = {}              # pid -> Popen, in start order
+        self._stops = {}             # pid -> (stop signal, grace s)
         self._holding = False
         self._held_signal = None
         self._saved_handlers = {}
@@ -54,13 +58,22 @@ class ProcessRegistry:
         raise Interrupted(signum)
 
     def spawn(self, argv: Sequence[str], *, stdout=None, stderr=subprocess.STDOUT,
-              env: Optional[dict] = None, stdin=subprocess.DEVNULL) -> subprocess.Popen:
-        """Starts argv in a new session and records it until stop()."""
+              env: Optional[dict] = None, stdin=subprocess.DEVNULL, user: Optional[str] = None,
+              stop_signal: int = signal.SIGTERM,
+              stop_grace_s: Optional[float] = None) -> subprocess.Popen:
+        """Starts argv in a new session (as `user`, with that user's group and no supplementary
+        groups, when given) and records it, with how it is stopped, until stop()."""
+        identity = {}
+        if user:
+            entry = pwd.getpwnam(user)
+            identity = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": [],
+                        "cwd": "/"}     # the caller's directory may be closed to that user
         self._holding = True
         try:
             proc = subprocess.Popen(list(argv), stdin=stdin, stdout=stdout, stderr=stderr,
-                                    env=env, start_new_session=True)
+                                    env=env, start_new_session=True, **identity)
             self._live[proc.pid] = proc
+            self._stops[proc.pid] = (stop_signal, stop_grace_s)
         finally:
             self._holding = False
         if self._held_signal is not None:
@@ -69,9 +82,10 @@ class ProcessRegistry:
         return proc
 
     def run(self, argv: Sequence[str], *, timeout_s: Optional[float], stdout=None,
-            stderr=subprocess.STDOUT, env: Optional[dict] = None) -> int:
+            stderr=subprocess.STDOUT, env: Optional[dict] = None,
+            user: Optional[str] = None) -> int:
         """Runs argv to completion, stopped after timeout_s (then returns TIMED_OUT)."""
-        proc = self.spawn(argv, stdout=stdout, stderr=stderr, env=env)
+        proc = self.spawn(argv, stdout=stdout, stderr=stderr, env=env, user=user)
         try:
             return proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -80,12 +94,12 @@ class ProcessRegistry:
             self.stop(proc)
 
     def output(self, argv: Sequence[str], *, timeout_s: float = 30,
-               input_text: Optional[str] = None) -> tuple:
+               input_text: Optional[str] = None, user: Optional[str] = None) -> tuple:
         """Runs argv and returns (exit status, stdout + stderr); (127, "") if it is missing."""
         try:
             proc = self.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.PIPE if input_text is not None else
-                              subprocess.DEVNULL)
+                              subprocess.DEVNULL, user=user)
         except OSError:
             return 127, ""
         try:
@@ -98,11 +112,13 @@ class ProcessRegistry:
             self.stop(proc)
 
     def stop(self, proc: subprocess.Popen) -> None:
-        """TERM to the process group, KILL after the grace period; forgets the process."""
+        """Its stop signal (TERM) to the process group, KILL after the grace period; forgets
+        the process."""
         if proc.pid not in self._live:
             return
-        _signal_group(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self._stop_grace_s
+        signum, grace_s = self._stops.pop(proc.pid)
+        _signal_group(proc.pid, signum)
+        deadline = time.monotonic() + (self._stop_grace_s if grace_s is None else grace_s)
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         _signal_group(proc.pid, signal.SIGKILL)   # also whatever the leader left behind

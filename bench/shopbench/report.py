@@ -7,6 +7,7 @@ Every function here takes the results dict (results.load) and returns text.
 from typing import Optional
 
 from . import cases as case_table
+from . import pg
 from . import results as results_mod
 from .targets import ratio
 
@@ -19,6 +20,13 @@ ORDERS_HEADER = ("| case | server | accepted | POST s | POST req/s | p50 ms | p9
                  "end-to-end /s (median) | /s per run | server µs CPU/order | "
                  "server process µs CPU/order | errors; unsuccessful |\n"
                  "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---|")
+PG_ORDERS_HEADER = ("| case | PostgreSQL µs CPU/order | commits/order | statements/order | "
+                    "PostgreSQL µs CPU/order per run | commits/order per run | "
+                    "statements/order per run |\n|---|---:|---:|---:|---|---|---|")
+PGBENCH_HEADER = ("| case | server | TPS (median) | latency avg ms | cpu0/cpu1 busy % | "
+                  "server µs CPU/transaction | TPS per run | server process µs CPU/transaction | "
+                  "errors |\n|---|---|---:|---:|---|---:|---|---:|---|")
+PG_METRICS = ("pg_cpu_us_per_order", "pg_commits_per_order", "pg_statements_per_order")
 
 
 def fmt(value: Optional[float], digits: int = 2, thousands: bool = False) -> str:
@@ -43,21 +51,40 @@ def _per_run(case: dict, metric: str, digits: int = 0) -> str:
     return " / ".join(fmt(run.get(metric), digits) for run in case["runs"])
 
 
+def _is_shopd(case: dict) -> bool:
+    return case["server"] in case_table.SHOPD_SERVERS
+
+
+def _has_pg_figures(case: dict) -> bool:
+    return any(_m(case, metric) is not None for metric in PG_METRICS)
+
+
+def _statements(res: dict, value: Optional[float]) -> str:
+    """statements/order, or why pg_stat_statements gave none."""
+    note = res.get("notes", {}).get("pg_stat_statements", "")
+    if value is None and note and note != "available":
+        return f"not available ({note})"
+    return fmt(value)
+
+
 # ---------------------------------------------------------------- the full report
 
 def full_report(res: dict) -> str:
     s = res["settings"]
     parts = []
     http, orders = _of_kind(res, case_table.HTTP), _of_kind(res, case_table.ORDERS)
+    pgbench = _of_kind(res, case_table.PGBENCH)
     if http:
         parts.append(_http_section(res, http, s))
     if orders:
-        parts.append(_orders_section(orders, s))
+        parts.append(_orders_section(res, orders, s))
+    if pgbench:
+        parts.append(_pgbench_section(pgbench, s))
     parts.append(_targets_section(res))
     for _, case in _of_kind(res, case_table.AUTH):
         parts.append(case["markdown"].rstrip() + "\n")
     parts.append(_notes_section(res, http, orders))
-    parts.append(_setup_section(res, bool(http), bool(orders)))
+    parts.append(_setup_section(res, bool(http), bool(orders), bool(pgbench)))
     return "\n".join(parts)
 
 
@@ -81,7 +108,7 @@ def _http_section(res: dict, http: list, s: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _orders_section(orders: list, s: dict) -> str:
+def _orders_section(res: dict, orders: list, s: dict) -> str:
     n = s["orders"]
     lines = [f"## Orders end to end: POST x {n} (wrk -t1 -c{s['conns']}, stops after {n} "
              "responses), until every accepted order is final", "",
@@ -95,10 +122,11 @@ def _orders_section(orders: list, s: dict) -> str:
              "BullMQ: `ZCARD completed + failed`); end-to-end rate = accepted / end-to-end s. "
              "\"server µs CPU/order\" = cpu0 busy time from wrk start to the",
              "last poll / accepted orders. shopd commits each order (and its outbox event) before "
-             "its 202; BullMQ's Redis has no persistence (`--save '' --appendonly no`).", "",
-             ORDERS_HEADER]
+             "its 202 (to SQLite, or to PostgreSQL with synchronous_commit=on and fsync on);",
+             "BullMQ's Redis has no persistence (`--save '' --appendonly no`). On PostgreSQL the "
+             "server side is shopd and PostgreSQL.", "", ORDERS_HEADER]
     for name, c in orders:
-        what = "not confirmed" if c["server"] == "shopd" else "failed jobs"
+        what = "not confirmed" if _is_shopd(c) else "failed jobs"
         lines.append(
             f"| {c['label']} | {c['server_description']} | {fmt(_m(c, 'accepted'), 0)} | "
             f"{fmt(_m(c, 'post_seconds'))} | {fmt(_m(c, 'post_rps'), 0)} | "
@@ -108,11 +136,44 @@ def _orders_section(orders: list, s: dict) -> str:
             f"{fmt(_m(c, 'server_cpu_us_per_order'), 1)} | "
             f"{fmt(_m(c, 'process_cpu_us_per_order'), 1)} | {c['errors']}; "
             f"{what}: {c.get('unsuccessful', 0)} |")
+    on_pg = [(name, c) for name, c in orders if _has_pg_figures(c)]
+    if on_pg:
+        lines += ["", "PostgreSQL per accepted order, over the same window: its processes' "
+                  "utime+stime, exited backends included (wrk start to the last poll); commits = `pg_stat_database."
+                  "xact_commit` delta; statements = top-level `pg_stat_statements` calls delta "
+                  "(BEGIN and COMMIT included), both read before wrk and "
+                  f"{pg.STATS_SETTLE_S:g} s after the drain (PostgreSQL 15 backends flush their "
+                  "statistics within 10 s of going idle).", "", PG_ORDERS_HEADER]
+        for name, c in on_pg:
+            statements = " / ".join(_statements(res, r.get("pg_statements_per_order"))
+                                    for r in c["runs"])
+            lines.append(
+                f"| {c['label']} | {fmt(_m(c, 'pg_cpu_us_per_order'), 1)} | "
+                f"{fmt(_m(c, 'pg_commits_per_order'))} | "
+                f"{_statements(res, _m(c, 'pg_statements_per_order'))} | "
+                f"{_per_run(c, 'pg_cpu_us_per_order', 1)} | "
+                f"{_per_run(c, 'pg_commits_per_order', 2)} | {statements} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pgbench_section(pgbench: list, s: dict) -> str:
+    lines = [f"## PostgreSQL alone: pgbench TPC-B-like (-c{s.get('pgbench_clients')} -j1 "
+             f"-T{s['duration']}, scale {s.get('pgbench_scale')})", "",
+             "For scale: the same PostgreSQL as shopd on PostgreSQL (CPU 0), pgbench on CPU 1, "
+             f"with shopd on PostgreSQL stopped; {s['warmup']} warm-up, then {s['runs']} run(s), "
+             "median of each metric. TPS as pgbench reports it (without the initial connection time); "
+             "each transaction is 5 statements and one commit.", "", PGBENCH_HEADER]
+    for _, c in pgbench:
+        lines.append(
+            f"| {c['label']} | {c['server_description']} | {fmt(_m(c, 'tps'), 0)} | "
+            f"{fmt(_m(c, 'latency_avg_ms'), 3)} | {_busy(c)} | "
+            f"{fmt(_m(c, 'server_cpu_us_per_transaction'), 1)} | {_per_run(c, 'tps')} | "
+            f"{fmt(_m(c, 'process_cpu_us_per_transaction'), 1)} | {c['errors']} |")
     return "\n".join(lines) + "\n"
 
 
 def _targets_section(res: dict) -> str:
-    lines = ["Targets (issues 2 and 3):", ""]
+    lines = ["Targets (issues 2, 3 and 8):", ""]
     lines += [t["line"] for t in res["targets"]] or ["- none of the measured cases has a target"]
     return "\n".join(lines) + "\n"
 
@@ -161,6 +222,20 @@ def _notes_section(res: dict, http: list, orders: list) -> str:
             f"{fmt(r.get('drain_seconds'), 3)}/{_na(r.get('unsuccessful'))}" for r in c["runs"])
         lines.append(f"- {name} per run: accepted / POST s / end-to-end s / drain s / "
                      f"unsuccessful: {per_run}")
+    pgbench = cases.get("pgbench")
+    for name, c in orders:
+        commits, rate = _m(c, "pg_commits_per_order"), _m(c, "e2e_rate")
+        if pgbench and commits is not None and rate is not None:
+            lines.append(f"- {name} for scale: {fmt(rate, 0)} orders/s x {fmt(commits)} commits/"
+                         f"order = {fmt(rate * commits, 0)} PostgreSQL commits/s, against pgbench "
+                         f"{fmt(_m(pgbench, 'tps'), 0)} TPS ({s.get('pgbench_clients')} clients) "
+                         "on the same server.")
+    if "pg_stat_statements" in notes:
+        lines.append(f"- pg_stat_statements: {notes['pg_stat_statements']}"
+                     + ("; each orders-pg run's statements are in "
+                        "`orders-pg-<run>-statements.txt`."
+                        if notes["pg_stat_statements"] == "available" else
+                        "; statements per order are not measured."))
     if "orders" in cases and notes.get("shopd_queue_stats", "").strip():
         lines.append("- `shopd queue stats` at the end: "
                      + " ".join(notes["shopd_queue_stats"].split("\n")).strip())
@@ -183,7 +258,7 @@ def _na(value) -> str:
     return "NA" if value is None else str(value)
 
 
-def _setup_section(res: dict, has_http: bool, has_orders: bool) -> str:
+def _setup_section(res: dict, has_http: bool, has_orders: bool, has_pgbench: bool = False) -> str:
     s, m, v, git = res["settings"], res["machine"], res.get("versions", {}), res["git"]
     lines = ["## Setup", "",
              f"- run: {res['date']['start']} - {res['date']['end']} UTC; raw output: "
@@ -196,6 +271,11 @@ def _setup_section(res: dict, has_http: bool, has_orders: bool) -> str:
                      f"{'true' if s['access_log'] else 'false'} (to a file), db-threads and "
                      "payment simulation at their defaults; per-user order limits lifted for the "
                      f"one load-test user: {s['order_limits']}")
+    if v.get("postgres"):
+        lines.append(f"- PostgreSQL {v['postgres']} in the scratch dir, on CPU 0, foreground, "
+                     "fsync on, synchronous_commit=on, max_connections 200, other settings at "
+                     "their defaults; shopd on PostgreSQL without Redis (in-process cache and "
+                     "limits), its job queue and outbox in PostgreSQL")
     tools = [f"{name} {v[name]}" for name in ("nginx", "node", "express", "node-redis", "bullmq",
                                               "redis-server", "wrk") if v.get(name)]
     lines.append("- " + "; ".join(tools))
@@ -207,6 +287,10 @@ def _setup_section(res: dict, has_http: bool, has_orders: bool) -> str:
                      f"-c{s['conns']} -s bench/wrk/post_order.lua (shopd) / peers "
                      "wrk/post_order.lua (BullMQ); BullMQ worker concurrency "
                      f"{s['worker_concurrency']}")
+    if has_pgbench:
+        lines.append(f"- pgbench: -i -s {s.get('pgbench_scale')}, then "
+                     f"-c{s.get('pgbench_clients')} -j1 -T{s['duration']} (built-in TPC-B-like script) after a {s['warmup']} "
+                     "warm-up")
     ports = s["ports"]
     lines.append("- ports: " + ", ".join(f"{name} {port}" for name, port in ports.items()))
     return "\n".join(lines) + "\n"
@@ -229,6 +313,24 @@ def readme_tables(res: dict) -> str:
         parts += [f"Orders end to end: {s['orders']:,} POSTs per run (wrk stops after "
                   f"{s['orders']:,} responses), timed until every accepted order is final, after "
                   f"{s['warmup_orders']:,} warm-up orders each:", "", _readme_orders(orders), ""]
+        for name, c in orders:
+            if _has_pg_figures(c):
+                parts += [f"PostgreSQL per order ({name}): "
+                          f"{fmt(_m(c, 'pg_cpu_us_per_order'), 0)} µs of PostgreSQL CPU, "
+                          f"{fmt(_m(c, 'pg_commits_per_order'))} commits, "
+                          f"{_statements(res, _m(c, 'pg_statements_per_order'))} statements.", ""]
+    pgbench = _of_kind(res, case_table.PGBENCH)
+    if pgbench:
+        parts += [f"For scale, pgbench on the same PostgreSQL (TPC-B-like, "
+                  f"{s.get('pgbench_clients')} clients, scale {s.get('pgbench_scale')}):", "",
+                  "| case | TPS | latency avg ms | server µs CPU/transaction |",
+                  "|---|---:|---:|---:|"]
+        for name, c in pgbench:
+            label = case_table.CASES[name].readme_label if name in case_table.CASES else c["label"]
+            parts.append(f"| {label} | {fmt(_m(c, 'tps'), 0, True)} | "
+                         f"{fmt(_m(c, 'latency_avg_ms'), 3)} | "
+                         f"{fmt(_m(c, 'server_cpu_us_per_transaction'), 0)} |")
+        parts.append("")
     if res["targets"]:
         parts += ["| target | result |", "|---|---|"]
         parts += [f"| {t['readme_name']} | {t['readme_result']} |" for t in res["targets"]]
@@ -258,7 +360,7 @@ def _readme_orders(orders: list) -> str:
         rate = fmt(_m(c, "e2e_rate"), 0, True)
         rows.append(f"| {label} | {fmt(_m(c, 'accepted'), 0, True)} | "
                     f"{fmt(_m(c, 'post_rps'), 0, True)} | {fmt(_m(c, 'p99_ms'))} | "
-                    f"{'**' + rate + '**' if c['server'] == 'shopd' else rate} | "
+                    f"{'**' + rate + '**' if _is_shopd(c) else rate} | "
                     f"{fmt(_m(c, 'server_cpu_us_per_order'), 0)} |")
     return "\n".join(rows)
 

@@ -6,9 +6,11 @@
    "cases": {name: {"kind", "label", "server", "server_description", "warmup": {...},
                     "runs": [{...}, ...], "median": {...}, "errors": "0", ...}},
    "targets": [{"name", "verdict", "value", "line", ...}],
-   "notes": {"load_checks": [...], "shopd_queue_stats": "..."}}
+   "notes": {"load_checks": [...], "shopd_queue_stats": "...", "pg_stat_statements": "..."}}
 
-A run's fields are those of measure.HttpRun / measure.OrdersRun; "median" holds the median of
+A run's fields are those of measure.HttpRun / measure.OrdersRun / measure.PgbenchRun (orders on
+PostgreSQL add pg_cpu_us_per_order, pg_commits_per_order, pg_statements_per_order; None where
+not measured, and notes.pg_stat_statements says why); "median" holds the median of
 each numeric field over the measured runs, each taken separately. Units are in the names
 (_ms, _us_per_request, _pct, rps = requests per second).
 
@@ -36,6 +38,13 @@ COMPARED = {
                       ("server_cpu_us_per_request", False)),
     case_table.ORDERS: (("e2e_rate", True), ("post_rps", True), ("p99_ms", False),
                         ("server_cpu_us_per_order", False)),
+    case_table.PGBENCH: (("tps", True), ("latency_avg_ms", False),
+                         ("server_cpu_us_per_transaction", False)),
+}
+# compared too when the old and the new run both have them (orders on PostgreSQL)
+COMPARED_IF_PRESENT = {
+    case_table.ORDERS: (("pg_cpu_us_per_order", False), ("pg_commits_per_order", False),
+                        ("pg_statements_per_order", False)),
 }
 
 
@@ -78,8 +87,10 @@ def auth_entry(case, server_description: str, markdown: str, data) -> dict:
 
 
 def assemble(settings, config, collected: dict, auth: dict, load_checks: list, *, dates: tuple,
-             git: dict, machine: dict, versions: dict, raw_output: str, queue_stats: str) -> dict:
-    """The results.json document of a run (collected / auth / load_checks: runner.Runner's)."""
+             git: dict, machine: dict, versions: dict, raw_output: str, queue_stats: str,
+             server_notes: Optional[dict] = None) -> dict:
+    """The results.json document of a run (collected / auth / load_checks: runner.Runner's;
+    server_notes: ServerStack.notes)."""
     entries = {}
     for name in settings.cases:
         case = case_table.CASES[name]
@@ -95,12 +106,14 @@ def assemble(settings, config, collected: dict, auth: dict, load_checks: list, *
         "settings": settings_record(settings, config), "raw_output": raw_output,
         "cases": entries,
         "targets": [t.__dict__ for t in targets.evaluate_all(entries, settings.conns)],
-        "notes": {"load_checks": load_checks, "shopd_queue_stats": queue_stats},
+        "notes": {"load_checks": load_checks, "shopd_queue_stats": queue_stats,
+                  **(server_notes or {})},
     }
 
 
 _PORT_NAMES = (("nginx", "nginx"), ("express", "express"), ("shopd", "shopd"),
-               ("cache.js", "cache"), ("queue.js", "queue"), ("redis-server", "redis"))
+               ("cache.js", "cache"), ("queue.js", "queue"), ("redis-server", "redis"),
+               ("postgres", "postgres"), ("shopd-pg", "shopd-pg"))
 
 
 def settings_record(s, config) -> dict:
@@ -110,7 +123,8 @@ def settings_record(s, config) -> dict:
             "worker_concurrency": s.worker_concurrency, "orders_cap_s": s.orders_cap_s,
             "drain_timeout_s": s.drain_timeout_s, "access_log": s.access_log,
             "order_limits": s.order_limits, "flood_rate": s.flood_rate,
-            "register_rate": s.register_rate, "shopd_bin": shown_path(s.shopd_path, s.repo),
+            "register_rate": s.register_rate, "pgbench_clients": s.pgbench_clients,
+            "pgbench_scale": s.pgbench_scale, "shopd_bin": shown_path(s.shopd_path, s.repo),
             "ports": {label: config.port(name) for label, name in _PORT_NAMES}}
 
 
@@ -132,7 +146,11 @@ def compare(old: dict, new: dict) -> list:
         old_case = old["cases"].get(name)
         if old_case is None or new_case["kind"] not in COMPARED:
             continue
-        for metric, higher_better in COMPARED[new_case["kind"]]:
+        optional = [(metric, higher) for metric, higher in
+                    COMPARED_IF_PRESENT.get(new_case["kind"], ())
+                    if old_case.get("median", {}).get(metric) is not None
+                    and new_case.get("median", {}).get(metric) is not None]
+        for metric, higher_better in COMPARED[new_case["kind"]] + tuple(optional):
             a = old_case.get("median", {}).get(metric)
             b = new_case.get("median", {}).get(metric)
             rows.append((name, metric, a, b, b / a if a and b is not None else None,

@@ -54,7 +54,7 @@ class Runner:
     def _probe(self, server: str) -> None:
         """Each HTTP case on this server must answer 200 (for shopd-product this GET also
         fills the cache)."""
-        shopd = self._stack.shopd if server == "shopd" else None
+        shopd = self._stack.session(server)
         for name in self._settings.kinds(case_table.HTTP):
             case = CASES[name]
             if case.server != server:
@@ -72,6 +72,8 @@ class Runner:
         case, s = CASES[name], self._settings
         if case.kind == case_table.ORDERS:
             return self._measurer.orders(case, label, s.warmup_orders if warmup else s.orders)
+        if case.kind == case_table.PGBENCH:
+            return self._measurer.pgbench(case, label, s.warmup if warmup else s.duration)
         return self._measurer.http(case, label, s.warmup if warmup else s.duration)
 
     def _warmup(self, step: plan.Warmup) -> None:
@@ -87,11 +89,12 @@ class Runner:
 
     def _auth_load(self, step: plan.AuthLoad) -> None:
         """bench/auth_load.py beside shopd, on this process's CPU (1) with its wrk."""
-        s, shopd = self._settings, self._stack.shopd
+        s, server = self._settings, CASES[step.case].server
+        shopd = self._stack.session(server)
         self._log(f"{step.case}: {AUTH_SCRIPT} ({s.runs} run(s) of {s.duration_s} s per read, "
                   "quiet and loaded)")
         argv = [sys.executable, str(s.repo / AUTH_SCRIPT), step.case,
-                "--port", str(self._stack.config.port("shopd")), "--product-id", shopd.product_id,
+                "--port", str(self._stack.config.port(server)), "--product-id", shopd.product_id,
                 "--email", BENCH_EMAIL, "--password", BENCH_PASSWORD,
                 "--duration", str(s.duration_s), "--runs", str(s.runs), "--conns", str(s.conns),
                 "--flood-rate", str(s.flood_rate), "--register-rate", str(s.register_rate),

@@ -2,30 +2,36 @@
 
 Every server listens on 127.0.0.1 only, at PORT + its port offset, and each of its processes runs
 pinned to CPU 0 (`taskset -c 0`), started the way the peers' bench.sh starts it
-(../shared/peers/bench.sh: start_nginx, start_node, start_redis, bench_queue). Arguments and
-environment values are templates: "{port}", "{redis_port}", "{peers}" (the peers' copy with
-node_modules), "{work}" (the scratch directory), "{out}" (the run's output directory),
-"{shopd}", ...; an argument "@{name}" stands for the words of that value.
+(../shared/peers/bench.sh: start_nginx, start_node, start_redis, bench_queue); PostgreSQL runs
+in the foreground (the `postgres` binary, not pg_ctl), as the postgres user when the bench runs
+as root, and is stopped with SIGINT (fast shutdown). Arguments and environment values are
+templates: "{port}", "{redis_port}", "{postgres_port}", "{name}" (the server's), "{database}"
+(its PostgreSQL database), "{peers}" (the peers' copy with node_modules), "{work}" (the scratch
+directory), "{out}" (the run's output directory), "{shopd}", ...; an argument "@{name}" stands
+for the words of that value.
 
 Usage:
   stack = ServerStack(registry, StackConfig.for_run(settings, out, work), log)
   stack.start("queue")          # starts redis first (SERVERS["queue"].needs)
   stack.pgids("queue")          # queue.js, worker.js and redis-server: for CPU accounting
-  stack.shopd.product_id        # set up by shopd's after_start hook
+  stack.session("shopd-pg").product_id     # set up by the shopd servers' after_start hook
+  stack.state("postgres").sql("SELECT 1")  # the PostgresSession of the postgres server
   stack.stop_all()
 """
 
 import http.client
 import os
+import pwd
 import shlex
 import shutil
+import signal
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import shopd_api
+from . import pg, shopd_api
 from .errors import BenchError
 from .settings import shown_path
 
@@ -36,7 +42,8 @@ START_TIMEOUT_S = 30
 @dataclass(frozen=True)
 class Ready:
     """How a started process shows it is ready: an HTTP 2xx/3xx on `target` ("http"), a
-    Redis PONG ("redis"), or the text `target` in its log ("log")."""
+    Redis PONG ("redis"), PostgreSQL accepting connections ("postgres", pg_isready), or the
+    text `target` in its log ("log")."""
     kind: str
     target: str = ""
 
@@ -48,6 +55,9 @@ class Proc:
     stdout: str                 # log file (appended to); templates allowed
     stderr: str = ""            # "" = with stdout
     env: tuple = ()             # (name, value template) pairs added to the environment
+    user: str = ""              # run as this user when the bench runs as root ("" = as itself)
+    stop_signal: int = signal.SIGTERM       # sent to its process group to stop it
+    stop_grace_s: Optional[float] = None    # before KILL (None: the registry's 5 s)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Server:
     procs: tuple                # started in order, stopped in reverse
     needs: tuple = ()           # servers started before this one, kept for CPU accounting
     cpu: int = SERVER_CPU
+    database: str = ""          # shopd servers: the PostgreSQL database it serves ("" = SQLite)
     prepare: Optional[Callable] = None      # (stack, server) before the first process
     after_start: Optional[Callable] = None  # (stack, server) -> state (e.g. ShopdSession)
     before_stop: Optional[Callable] = None  # (stack, server)
@@ -66,11 +77,12 @@ class Server:
 
 @dataclass
 class ShopdSession:
-    """The running shopd as the cases use it."""
+    """A running shopd (server "shopd" or "shopd-pg") as the cases use it."""
     client: shopd_api.ShopdClient
     stdout_log: Path            # access log + app log, truncated between runs
     data_dir: Path
     product_id: str = ""
+    database: str = ""          # the PostgreSQL database it serves; "" = SQLite in data_dir
 
     def truncate_log(self) -> None:
         self.stdout_log.write_bytes(b"")
@@ -93,8 +105,10 @@ class StackConfig:
         return self.base_port + SERVERS[server].port_offset
 
     def fill(self, template: str, server: str) -> str:
-        return template.format_map({**self.vars, "port": self.port(server),
-                                    "redis_port": self.port("redis"), "work": self.work,
+        return template.format_map({**self.vars, "port": self.port(server), "name": server,
+                                    "redis_port": self.port("redis"),
+                                    "postgres_port": self.port("postgres"),
+                                    "database": SERVERS[server].database, "work": self.work,
                                     "out": self.out})
 
     def argv(self, proc: Proc, server: str) -> list:
@@ -131,6 +145,10 @@ class StackConfig:
                        "jwt_secret": settings.jwt_secret,
                        "admin_email": shopd_api.ADMIN_EMAIL,
                        "admin_password": shopd_api.ADMIN_PASSWORD,
+                       "pg_bin": pg.PG_BIN,
+                       "pg_user": pg.USER,
+                       "pg_preload": ("" if pg.statements_unavailable() else
+                                      "-c shared_preload_libraries=pg_stat_statements"),
                    })
 
 
@@ -162,53 +180,114 @@ def _warm_cache(stack, server):
         raise BenchError("cache.js: GET /cache/k1 is not a Redis hit after warming")
 
 
+def _init_postgres(stack, server):
+    """A new cluster in {work}/postgres (initdb -U shopd --auth=trust -E UTF8 --locale=C), owned
+    by the postgres user when the bench runs as root; it also holds the server's socket."""
+    root = stack.config.work / "postgres"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(mode=0o700)
+    user = pg.os_user()
+    if user:
+        entry = pwd.getpwnam(user)
+        stack.config.work.chmod(0o711)      # mkdtemp's 0700: the postgres user must pass
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+    # --no-sync: only initdb's own final fsync is skipped; the server runs with fsync on
+    rc, text = stack.registry.output(
+        [str(pg.PG_BIN / "initdb"), "-D", str(root / "data"), "-U", pg.USER, "--auth=trust",
+         "-E", "UTF8", "--locale=C", "--no-sync"], timeout_s=120, user=user)
+    (stack.config.out / "postgres-initdb.log").write_text(text)
+    if rc != 0:
+        raise BenchError(f"initdb failed (exit status {rc}):\n{text.strip()[-1500:]}")
+
+
+def _set_up_postgres(stack, server) -> pg.PostgresSession:
+    """pg_stat_statements in the database the driver reads from, when it could be preloaded."""
+    session = pg.PostgresSession(stack.registry, stack.config.port(server.name),
+                                 statements_note=pg.statements_unavailable())
+    if session.has_statements:
+        try:
+            session.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        except BenchError as e:
+            session.statements_note = f"CREATE EXTENSION pg_stat_statements failed: {e}"
+    stack.notes["pg_stat_statements"] = session.statements_note or "available"
+    return session
+
+
 def _fresh_shopd_data_dir(stack, server):
-    data_dir = stack.config.work / "shopd-data"
+    data_dir = stack.config.work / f"{server.name}-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(mode=0o700, parents=True)   # shopd refuses a group/other-writable data dir
 
 
+def _fresh_shopd_database(stack, server):
+    """A fresh data dir, and a fresh database migrated with `shopd migrate`."""
+    _fresh_shopd_data_dir(stack, server)
+    postgres = stack.state("postgres")
+    postgres.fresh_database(server.database)
+    rc, text = stack.registry.output([str(stack.config.vars["shopd"]), "migrate",
+                                      "--database-url", postgres.url(server.database)],
+                                     timeout_s=120)
+    (stack.config.out / f"{server.name}-migrate.log").write_text(text)
+    if rc != 0:
+        raise BenchError(f"shopd migrate failed (exit status {rc}):\n{text.strip()[-1500:]}")
+
+
 def _set_up_shopd(stack, server) -> ShopdSession:
     """Registers the bench user; with a case that needs it, the admin creates the product."""
-    out = stack.config.out
-    session = ShopdSession(client=shopd_api.ShopdClient(stack.config.port("shopd")),
-                           stdout_log=stack.config.work / "shopd-stdout.log",
-                           data_dir=stack.config.work / "shopd-data")
+    out, name = stack.config.out, server.name
+    session = ShopdSession(client=shopd_api.ShopdClient(stack.config.port(name)),
+                           stdout_log=stack.config.work / f"{name}-stdout.log",
+                           data_dir=stack.config.work / f"{name}-data", database=server.database)
     with open(session.stdout_log, "rb") as f:
-        (out / "shopd-stdout-head.log").write_bytes(b"".join(f.readlines()[:5]))
+        (out / f"{name}-stdout-head.log").write_bytes(b"".join(f.readlines()[:5]))
     status, body = session.client.register(shopd_api.BENCH_EMAIL, shopd_api.BENCH_PASSWORD,
                                            "Bench User")
-    (out / "shopd-register.json").write_bytes(body)
+    (out / f"{name}-register.json").write_bytes(body)
     if status != 201:
-        raise BenchError(f"register returned {status}: {body[:300]!r}")
+        raise BenchError(f"{name}: register returned {status}: {body[:300]!r}")
     if stack.config.needs_product:
         admin = session.client.login(shopd_api.ADMIN_EMAIL, shopd_api.ADMIN_PASSWORD)
         status, body = session.client.create_product(admin)
-        (out / "shopd-product.json").write_bytes(body)
+        (out / f"{name}-product.json").write_bytes(body)
         if status != 201:
-            raise BenchError(f"POST /v1/products (admin) returned {status}: {body[:300]!r}")
+            raise BenchError(f"{name}: POST /v1/products (admin) returned {status}: "
+                             f"{body[:300]!r}")
         session.product_id = shopd_api.product_id(body)
     return session
 
 
+# as `shopd queue stats` counts them: jobs by state, and the completed (deleted) ones
+PG_QUEUE_STATS_SQL = ("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state "
+                      "UNION ALL SELECT queue, 'completed', sum(completed) FROM job_counters "
+                      "GROUP BY queue ORDER BY 1, 2")
+
+
 def _save_shopd_state(stack, server):
-    """shopd's /metrics and `shopd queue stats` just before it stops."""
-    session = stack.shopd
+    """shopd's /metrics and its queue's counts just before it stops: `shopd queue stats` for
+    the embedded queue, the jobs table for the one in PostgreSQL."""
+    session = stack.session(server.name)
     if session is None:     # its set-up failed
         return
     out = stack.config.out
-    (out / "shopd-metrics-final.txt").write_text(session.client.metrics())
-    _, text = stack.registry.output([str(stack.config.vars["shopd"]), "queue", "stats",
-                                     "--data-dir", str(session.data_dir)], timeout_s=30)
-    (out / "shopd-queue-stats.txt").write_text(text)
+    (out / f"{server.name}-metrics-final.txt").write_text(session.client.metrics())
+    if session.database:
+        try:
+            text = ("queue|state|jobs\n"
+                    + stack.state("postgres").sql(PG_QUEUE_STATS_SQL, session.database))
+        except BenchError as e:
+            text = str(e)
+    else:
+        _, text = stack.registry.output([str(stack.config.vars["shopd"]), "queue", "stats",
+                                         "--data-dir", str(session.data_dir)], timeout_s=30)
+    (out / f"{server.name}-queue-stats.txt").write_text(text)
 
 
 def _save_shopd_log_tail(stack, server):
     """The last lines of shopd's stdout, once it has stopped (the file is in the scratch dir)."""
-    source = stack.config.work / "shopd-stdout.log"
+    source = stack.config.work / f"{server.name}-stdout.log"
     try:
         lines = source.read_text(errors="replace").splitlines()[-5:]
-        (stack.config.out / "shopd-stdout-tail.log").write_text("\n".join(lines) + "\n")
+        (stack.config.out / f"{server.name}-stdout-tail.log").write_text("\n".join(lines) + "\n")
     except OSError:
         pass
 
@@ -218,6 +297,22 @@ def _save_shopd_log_tail(stack, server):
 _NODE_ENV = (("PORT", "{port}"), ("HOST", "127.0.0.1"), ("CLUSTER", "0"), ("WORKERS", "1"))
 _REDIS_ENV = (("REDIS_URL", "redis://127.0.0.1:{redis_port}"), ("REDIS_HOST", "127.0.0.1"),
               ("REDIS_PORT", "{redis_port}"))
+
+
+def _shopd_proc(*extra_args) -> Proc:
+    """shopd serve as both shopd servers run it; its files are named after the server."""
+    return Proc(("{shopd}", "serve", "--listen", "127.0.0.1:{port}", "--threads", "1",
+                 "--workers", "{shopd_workers}", "--data-dir", "{work}/{name}-data",
+                 "--access-log", "{access_log}", "@{order_limits}") + extra_args,
+                Ready("http", "/health"),
+                stdout="{work}/{name}-stdout.log", stderr="{out}/{name}-stderr.log",
+                env=(("SHOPD_ADMIN_EMAIL", "{admin_email}"),
+                     ("SHOPD_ADMIN_PASSWORD", "{admin_password}"),
+                     ("SHOPD_JWT_SECRET", "{jwt_secret}")))
+
+
+_SHOPD_HOOKS = dict(after_start=_set_up_shopd, before_stop=_save_shopd_state,
+                    after_stop=_save_shopd_log_tail)
 
 _TABLE = (
     Server("nginx", 0, "nginx 1 worker, return 200 (peers nginx.conf.in)",
@@ -230,16 +325,7 @@ _TABLE = (
                        stdout="{out}/express.log", env=_NODE_ENV),)),
     Server("shopd", 2,
            "shopd Release, --threads 1 --workers {shopd_workers}, access log {access_log_desc}",
-           procs=(Proc(("{shopd}", "serve", "--listen", "127.0.0.1:{port}", "--threads", "1",
-                        "--workers", "{shopd_workers}", "--data-dir", "{work}/shopd-data",
-                        "--access-log", "{access_log}", "@{order_limits}"),
-                       Ready("http", "/health"),
-                       stdout="{work}/shopd-stdout.log", stderr="{out}/shopd-stderr.log",
-                       env=(("SHOPD_ADMIN_EMAIL", "{admin_email}"),
-                            ("SHOPD_ADMIN_PASSWORD", "{admin_password}"),
-                            ("SHOPD_JWT_SECRET", "{jwt_secret}"))),),
-           prepare=_fresh_shopd_data_dir, after_start=_set_up_shopd,
-           before_stop=_save_shopd_state, after_stop=_save_shopd_log_tail),
+           procs=(_shopd_proc(),), prepare=_fresh_shopd_data_dir, **_SHOPD_HOOKS),
     Server("cache", 3, "cache.js single process (Express + node-redis) + redis-server",
            procs=(Proc(("node", "{peers}/node/cache.js"), Ready("http", "/health"),
                        stdout="{out}/cache.log", env=_NODE_ENV + _REDIS_ENV),),
@@ -259,10 +345,27 @@ _TABLE = (
                         "--protected-mode", "yes"),
                        Ready("redis"), stdout="{out}/redis.log"),),
            prepare=_make_redis_dir),
+    Server("postgres", 6, "PostgreSQL 15 in the scratch dir, durable defaults (fsync on, "
+                          "synchronous_commit=on), max_connections 200",
+           procs=(Proc(("{pg_bin}/postgres", "-D", "{work}/postgres/data", "-p", "{port}",
+                        "-c", "listen_addresses=127.0.0.1",
+                        "-c", "unix_socket_directories={work}/postgres",
+                        "-c", "max_connections=200", "-c", "fsync=on",
+                        "-c", "synchronous_commit=on", "@{pg_preload}"),
+                       Ready("postgres"), stdout="{out}/postgres.log", user=pg.OS_USER,
+                       stop_signal=signal.SIGINT, stop_grace_s=60),),
+           prepare=_init_postgres, after_start=_set_up_postgres),
+    Server("shopd-pg", 7,
+           "shopd Release on PostgreSQL (database {database}, no Redis), --threads 1 "
+           "--workers {shopd_workers}, access log {access_log_desc}",
+           procs=(_shopd_proc("--database-url",
+                              "postgres://{pg_user}@127.0.0.1:{postgres_port}/{database}"),),
+           needs=("postgres",), database="shop", prepare=_fresh_shopd_database, **_SHOPD_HOOKS),
 )
 
 SERVERS = {server.name: server for server in _TABLE}
-STOP_ORDER = ("nginx", "express", "cache", "queue", "shopd", "redis")   # users before redis
+# users before what they need (redis, postgres)
+STOP_ORDER = ("nginx", "express", "cache", "queue", "shopd", "shopd-pg", "redis", "postgres")
 
 
 def with_needs(names) -> set:
@@ -332,11 +435,17 @@ class ServerStack:
         self.config = config
         self._log = log
         self._running = {}      # name -> _Running, in start order
+        self.notes = {}         # facts the hooks found for the report (e.g. pg_stat_statements)
 
-    @property
-    def shopd(self) -> Optional[ShopdSession]:
-        running = self._running.get("shopd")
+    def state(self, name: str):
+        """What the after_start hook of a running server returned (None if it is not running)."""
+        running = self._running.get(name)
         return running.state if running else None
+
+    def session(self, name: str) -> Optional[ShopdSession]:
+        """The shopd session of a running shopd server; None for other servers."""
+        state = self.state(name)
+        return state if isinstance(state, ShopdSession) else None
 
     def is_running(self, name: str) -> bool:
         return name in self._running
@@ -378,15 +487,23 @@ class ServerStack:
             if stderr_path:
                 with open(stderr_path, "ab") as stderr:
                     proc = self.registry.spawn(self.config.argv(spec, name), stdout=stdout,
-                                               stderr=stderr, env=env)
+                                               stderr=stderr, env=env, **self._how(spec))
             else:
-                proc = self.registry.spawn(self.config.argv(spec, name), stdout=stdout, env=env)
+                proc = self.registry.spawn(self.config.argv(spec, name), stdout=stdout, env=env,
+                                           **self._how(spec))
         self._wait_ready(name, proc, spec.ready, port, stdout_path, stderr_path or stdout_path)
         return proc
+
+    @staticmethod
+    def _how(spec: Proc) -> dict:
+        """As whom it runs and how it is stopped."""
+        return {"user": spec.user if spec.user and os.geteuid() == 0 else None,
+                "stop_signal": spec.stop_signal, "stop_grace_s": spec.stop_grace_s}
 
     def _wait_ready(self, name, proc, ready: Ready, port: int, log_path: Path, err_path: Path):
         checks = {"http": lambda: http_ok(port, ready.target),
                   "redis": lambda: redis_pong(port),
+                  "postgres": lambda: pg.accepts(self.registry, port),
                   "log": lambda: _log_has(log_path, ready.target)}
         deadline = time.monotonic() + START_TIMEOUT_S
         while not checks[ready.kind]():

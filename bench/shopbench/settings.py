@@ -54,6 +54,8 @@ class Settings:
     npm_timeout_s: int = 900
     flood_rate: int = 400
     register_rate: int = 100
+    pgbench_clients: int = 16
+    pgbench_scale: int = 16
 
     @property
     def duration_s(self) -> int:
@@ -99,7 +101,11 @@ class Settings:
 
     @property
     def needs_shopd(self) -> bool:
-        return "shopd" in self.servers()
+        return bool(self.servers() & set(cases.SHOPD_SERVERS))
+
+    @property
+    def needs_postgres(self) -> bool:
+        return bool(self.servers() & set(cases.POSTGRES_SERVERS))
 
 
 def duration_seconds(text: str) -> int:
@@ -169,6 +175,8 @@ def load(env: Mapping[str, str], repo: Path) -> Settings:
         npm_timeout_s=positive("NPM_TIMEOUT", 900),
         flood_rate=positive("FLOOD_RATE", 400),
         register_rate=positive("REGISTER_RATE", 100),
+        pgbench_clients=positive("PGBENCH_CLIENTS", 16),
+        pgbench_scale=positive("PGBENCH_SCALE", 16),
     )
 
 

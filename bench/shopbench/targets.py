@@ -1,4 +1,4 @@
-"""The table of targets (issues 2 and 3), and their evaluation over a run's results.
+"""The table of targets (issues 2, 3 and 8), and their evaluation over a run's results.
 
 A RatioTarget compares the median of one metric of a case with the same metric of a named
 reference case in the same run ("shopd end-to-end orders/s >= 3x BullMQ jobs/s"). A LimitTarget
@@ -129,6 +129,11 @@ TARGETS = (
     RatioTarget("shopd end-to-end orders/s", "end-to-end orders/s >= 3x BullMQ", "orders",
                 "bullmq", "BullMQ", "e2e_rate", 3.0, unit="orders/s", reference_unit="jobs/s",
                 cpu_metric="server_cpu_us_per_order", per="order"),
+    # issue 8: the scale-out topology, every order committed to PostgreSQL (synchronous_commit=on)
+    RatioTarget("shopd end-to-end orders/s on PostgreSQL", "orders/s on PostgreSQL >= 2x BullMQ",
+                "orders-pg", "bullmq", "BullMQ", "e2e_rate", 2.0, unit="orders/s",
+                reference_unit="jobs/s", cpu_metric="server_cpu_us_per_order", per="order",
+                subject="shopd-pg"),
 )
 
 

@@ -35,10 +35,38 @@ def orders_case(label, rate_runs, cpu_us, server, unsuccessful=0, errors="0"):
             "errors": errors, "unsuccessful": unsuccessful}
 
 
+def orders_pg_case(label, rate_runs, cpu_us, pg_cpu_us, commits, statements):
+    """orders_case on PostgreSQL: the PostgreSQL figures per order in every run."""
+    case = orders_case(label, rate_runs, cpu_us, "shopd-pg")
+    for run in case["runs"]:
+        run.update(pg_cpu_us_per_order=pg_cpu_us, pg_commits_per_order=commits,
+                   pg_statements_per_order=statements)
+    case["median"].update(pg_cpu_us_per_order=pg_cpu_us, pg_commits_per_order=commits,
+                          pg_statements_per_order=statements)
+    return case
+
+
+def pgbench_case(label, tps_runs, cpu_us=300.0, errors="0"):
+    runs = [{"label": f"run{i + 1}", "transactions": int(t * 10), "failed": 0, "tps": t,
+             "latency_avg_ms": 16000 / t, "cpu0_busy_pct": 99.0, "cpu1_busy_pct": 40.0,
+             "server_cpu_us_per_transaction": cpu_us,
+             "process_cpu_us_per_transaction": cpu_us - 20, "errors": errors}
+            for i, t in enumerate(tps_runs)]
+    ordered = sorted(tps_runs)
+    tps = ordered[len(ordered) // 2]
+    return {"kind": "pgbench", "label": label, "server": "postgres",
+            "server_description": "postgres (test)", "warmup": None, "runs": runs,
+            "median": {"tps": tps, "latency_avg_ms": 16000 / tps, "cpu0_busy_pct": 99.0,
+                       "cpu1_busy_pct": 40.0, "server_cpu_us_per_transaction": cpu_us,
+                       "process_cpu_us_per_transaction": cpu_us - 20},
+            "errors": errors}
+
+
 def results(cases, targets=(), **settings):
     base = {"runs": 3, "duration": "10s", "warmup": "3s", "conns": 64, "order": "interleaved",
             "orders": 20000, "warmup_orders": 5000, "shopd_workers": 128,
             "worker_concurrency": 1, "access_log": True, "shopd_bin": "build-release/shopd",
+            "pgbench_clients": 16, "pgbench_scale": 16,
             "order_limits": "--orders-per-minute 60000",
             "ports": {"nginx": 18400, "shopd": 18402}, "cases": list(cases)}
     base.update(settings)

@@ -58,6 +58,11 @@ class PidStatTest(unittest.TestCase):
     def test_name_with_parentheses(self):
         self.assertEqual(cpu.parse_pid_stat(self.LINE), (4242, 1234 + 567))
 
+    def test_reaped_children_count(self):
+        line = self.LINE.replace(" 1234 567 0 0 ", " 1234 567 89 11 ")   # cutime cstime
+        self.assertEqual(cpu.parse_pid_stat(line), (4242, 1234 + 567 + 89 + 11))
+        self.assertEqual(cpu.parse_pid_stat_with_parent(line), (4200, 4242, 1901))
+
     def test_group_ticks_sums_only_the_groups(self):
         with tempfile.TemporaryDirectory() as d:
             proc = Path(d)
@@ -69,6 +74,21 @@ class PidStatTest(unittest.TestCase):
             self.assertEqual(cpu.group_ticks([10], proc), 160)
             self.assertEqual(cpu.group_ticks([10, 12], proc), 2160)
             self.assertEqual(cpu.group_ticks([], proc), 0)
+
+    def test_group_ticks_counts_descendants_in_groups_of_their_own(self):
+        # PostgreSQL: the postmaster (30) starts each backend in a session of its own (31, 32),
+        # a backend's child (33) too; 40 is another process the driver started, 1 is init
+        with tempfile.TemporaryDirectory() as d:
+            proc = Path(d)
+            for pid, ppid, pgrp, ticks in ((1, 0, 1, 5000), (29, 1, 29, 1), (30, 29, 30, 100),
+                                           (31, 30, 31, 20), (32, 30, 32, 3), (33, 31, 33, 1),
+                                           (40, 29, 40, 7000)):
+                (proc / str(pid)).mkdir()
+                (proc / str(pid) / "stat").write_text(
+                    f"{pid} (postgres: x) S {ppid} {pgrp} {pgrp} 0 -1 0 0 0 0 0 {ticks} 0 0 0\n")
+            self.assertEqual(cpu.group_ticks([30], proc), 124)
+            self.assertEqual(cpu.group_ticks([30, 40], proc), 7124)
+            self.assertEqual(cpu.group_ticks([31], proc), 21)
 
 
 if __name__ == "__main__":

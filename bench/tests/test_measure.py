@@ -1,7 +1,7 @@
 import unittest
 
 import _path  # noqa: F401
-from shopbench import cpu, measure, shopd_api, wrk
+from shopbench import cpu, measure, pg, shopd_api, wrk
 from shopbench.shopd_api import OrderCounts
 
 METRICS = """# HELP shopd_orders_placed_total Orders committed.
@@ -75,6 +75,36 @@ class HttpRunTest(unittest.TestCase):
         self.assertEqual((run.rps, run.p50_ms, run.p99_ms, run.errors), (10000.0, 0.5, 1.5, "0"))
         self.assertAlmostEqual(run.server_cpu_us_per_request, 80.0)    # 8 s / 100k requests
         self.assertAlmostEqual(run.process_cpu_us_per_request, 70.0)
+
+
+class PostgresFiguresTest(unittest.TestCase):
+    def test_per_accepted_order(self):
+        run = measure.OrdersRun("run1", accepted=2000)
+        before = pg.Counters(100, {"a": (50, "BEGIN")})
+        after = pg.Counters(9100, {"a": (6050, "BEGIN"), "b": (40000, "UPDATE")})
+        measure.add_pg_figures(run, 300, before, after, clock_ticks=100)
+        self.assertAlmostEqual(run.pg_cpu_us_per_order, 1500.0)    # 3 s / 2000 orders
+        self.assertAlmostEqual(run.pg_commits_per_order, 4.5)
+        self.assertAlmostEqual(run.pg_statements_per_order, 23.0)
+
+    def test_without_pg_stat_statements_no_statement_figure(self):
+        run = measure.OrdersRun("run1", accepted=10)
+        measure.add_pg_figures(run, 0, pg.Counters(0), pg.Counters(40), clock_ticks=100)
+        self.assertEqual((run.pg_commits_per_order, run.pg_statements_per_order), (4.0, None))
+        self.assertEqual(run.pg_cpu_us_per_order, 0.0)
+
+
+class PgbenchRunTest(unittest.TestCase):
+    def test_figures_from_pgbench_and_cpu(self):
+        out = pg.PgbenchOutput(transactions=20000, failed=0, tps=2000.0, latency_avg_ms=8.0)
+        usage = cpu.Usage(server_busy_pct=95.0, client_busy_pct=30.0, server_busy_ticks=900,
+                          process_ticks=850)
+        run = measure.pgbench_run("run1", out, 0, usage, clock_ticks=100)
+        self.assertEqual((run.tps, run.latency_avg_ms, run.errors), (2000.0, 8.0, "0"))
+        self.assertAlmostEqual(run.server_cpu_us_per_transaction, 450.0)   # 9 s / 20000
+        self.assertAlmostEqual(run.process_cpu_us_per_transaction, 425.0)
+        self.assertEqual(measure.pgbench_run("run2", pg.PgbenchOutput(), 1, usage, 100).errors,
+                         "pgbench failed")
 
 
 if __name__ == "__main__":

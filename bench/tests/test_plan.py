@@ -35,6 +35,27 @@ class InterleavedTest(unittest.TestCase):
                                 LoadCheck("after the last run")])
 
 
+class PostgresTest(unittest.TestCase):
+    def test_pgbench_last_on_postgres_alone(self):
+        steps = build(CASES="pgbench orders-pg bullmq", RUNS="1")
+        self.assertEqual(steps[:3], [LoadCheck("before orders-pg bullmq"), Start("shopd-pg"),
+                                     Start("queue")])
+        phase3 = steps.index(LoadCheck("before pgbench"))
+        # postgres, which shopd-pg needs, stays up for pgbench; everything else goes
+        self.assertEqual(steps[phase3 - 3:], [
+            Stop("queue"), Stop("shopd-pg"), Stop("redis"), LoadCheck("before pgbench"),
+            Warmup("pgbench"), Measure("pgbench", "run1"), Stop("postgres"),
+            LoadCheck("after the last run")])
+
+    def test_plan_text_names_how_postgres_runs(self):
+        text = plan.render(settings.load({"CASES": "orders-pg", "RUNS": "1"}, Path("/repo")))
+        self.assertIn("shopd-pg (127.0.0.1:18407, CPU 0)", text)
+        self.assertIn("--database-url postgres://shopd@127.0.0.1:18406/shop", text)
+        self.assertIn("postgres (127.0.0.1:18406, CPU 0)", text)
+        self.assertIn("-c synchronous_commit=on", text)
+        self.assertIn("as postgres when run as root; stopped with SIGINT", text)
+
+
 class SequentialTest(unittest.TestCase):
     def test_one_server_at_a_time_in_the_given_order(self):
         steps = build(CASES="express-cache shopd-health bullmq shopd-me", RUNS="1",

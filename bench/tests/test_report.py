@@ -57,7 +57,7 @@ class FullReportTest(unittest.TestCase):
     def test_sections_and_rows(self):
         text = report.full_report(sample_results())
         for heading in ("## shopd vs nginx vs Express (wrk -t1 -c64 -d10s --latency",
-                        "## Orders end to end: POST x 20000", "Targets (issues 2 and 3):",
+                        "## Orders end to end: POST x 20000", "Targets (issues 2, 3 and 8):",
                         "## Notes", "## Setup"):
             self.assertIn(heading, text)
         self.assertIn("| shopd GET /health | shopd (test) | 79576 | 0.50 | 1.23 | 90/97 | 12.53 | "
@@ -69,6 +69,58 @@ class FullReportTest(unittest.TestCase):
     def test_without_targets(self):
         res = fixtures.results({"nginx": fixtures.http_case("nginx", [1.0], server="nginx")})
         self.assertIn("- none of the measured cases has a target", report.full_report(res))
+
+
+def pg_results(statements=23.55, note="available"):
+    cases = {"orders-pg": fixtures.orders_pg_case("shopd on PostgreSQL POST /v1/orders",
+                                                  [2500.0], 400.0, 180.0, 4.32, statements),
+             "bullmq": fixtures.orders_case("BullMQ POST /order", [1000.0], 510.0, "queue"),
+             "pgbench": fixtures.pgbench_case("pgbench TPC-B-like (built-in script)", [1544.0])}
+    res = fixtures.results(cases, [t.__dict__ for t in targets.evaluate_all(cases)])
+    res["notes"]["pg_stat_statements"] = note
+    res["versions"]["postgres"] = "15.18 (Debian 15.18-0+deb12u1)"
+    return res
+
+
+class PostgresReportTest(unittest.TestCase):
+    def test_per_order_table_pgbench_and_target(self):
+        text = report.full_report(pg_results())
+        self.assertIn("| shopd on PostgreSQL POST /v1/orders | 180.0 | 4.32 | 23.55 | 180.0 | "
+                      "4.32 | 23.55 |", text)
+        self.assertIn("## PostgreSQL alone: pgbench TPC-B-like (-c16 -j1 -T10s, scale 16)", text)
+        self.assertIn("| pgbench TPC-B-like (built-in script) | postgres (test) | 1544 | 10.363 "
+                      "| 99/40 | 300.0 | 1544 | 280.0 | 0 |", text)
+        self.assertIn("- shopd end-to-end orders/s on PostgreSQL >= 2x BullMQ jobs/s: 2.50x", text)
+        self.assertIn("| 0; not confirmed: 0 |", text)     # shopd-pg orders are shopd's
+        self.assertIn("- orders-pg for scale: 2500 orders/s x 4.32 commits/order = 10800 "
+                      "PostgreSQL commits/s, against pgbench 1544 TPS (16 clients)", text)
+        self.assertIn("- PostgreSQL 15.18 (Debian 15.18-0+deb12u1) in the scratch dir", text)
+
+    def test_statements_not_available_is_said(self):
+        res = pg_results(statements=None, note="pg_stat_statements is not installed (no x.so)")
+        text = report.full_report(res)
+        self.assertIn("| 4.32 | not available (pg_stat_statements is not installed (no x.so)) |",
+                      text)
+        self.assertIn("- pg_stat_statements: pg_stat_statements is not installed (no x.so); "
+                      "statements per order are not measured.", text)
+        self.assertIn("not available (pg_stat_statements", report.readme_tables(res))
+
+    def test_readme_tables(self):
+        lines = report.readme_tables(pg_results()).splitlines()
+        row = next(line for line in lines if line.startswith("| **shopd on PostgreSQL**"))
+        self.assertTrue(row.endswith("| **2,500** | 400 |"), row)
+        self.assertIn("PostgreSQL per order (orders-pg): 180 µs of PostgreSQL CPU, 4.32 commits, "
+                      "23.55 statements.", lines)
+        self.assertIn("| PostgreSQL alone: pgbench TPC-B-like (same server, for scale) | 1,544 | "
+                      "10.363 | 300 |", lines)
+        self.assertIn("| orders/s on PostgreSQL >= 2x BullMQ | PASS (2.50x orders/s, per run 2.50; "
+                      "1.27x by CPU/order) |", lines)
+
+    def test_comparison_includes_the_postgres_figures(self):
+        text = report.comparison(pg_results(), pg_results(statements=20.0), "a", "b")
+        self.assertIn("| orders-pg | pg_statements_per_order | 23.55 | 20.00 | 0.849 | better |",
+                      text)
+        self.assertIn("| pgbench | tps | 1544.00 | 1544.00 | 1.000 |  |", text)
 
 
 class ComparisonTest(unittest.TestCase):

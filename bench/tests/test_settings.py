@@ -35,6 +35,17 @@ class LoadTest(unittest.TestCase):
         self.assertFalse(s.access_log)
         self.assertEqual((s.order, s.base_port), ("sequential", 20000))
 
+    def test_postgres_knobs_and_needs(self):
+        s = settings.load({"CASES": "orders-pg", "PGBENCH_CLIENTS": "8"}, REPO)
+        self.assertTrue(s.needs_postgres and s.needs_shopd and s.needs_product)
+        self.assertEqual((s.pgbench_clients, s.pgbench_scale), (8, 16))
+        s = settings.load({"CASES": "pgbench"}, REPO)
+        self.assertTrue(s.needs_postgres)
+        self.assertFalse(s.needs_shopd or s.needs_peers)
+        self.assertIn("orders-pg", cases.DEFAULT_CASES)
+        with self.assertRaises(settings.SettingsError):
+            settings.load({"PGBENCH_SCALE": "0"}, REPO)
+
     def test_what_the_cases_need(self):
         s = settings.load({"CASES": "nginx express-cache"}, REPO)
         self.assertTrue(s.needs_node and s.needs_redis and s.needs_peers)

@@ -67,6 +67,21 @@ class RatioTargetTest(unittest.TestCase):
                  "bullmq": fixtures.orders_case("b", [1000.0], 500.0, "queue")}
         self.assertEqual(targets.evaluate_all(cases)[0].verdict, "FAIL (4 orders not confirmed)")
 
+    def test_orders_on_postgres_against_the_same_bullmq_runs(self):
+        cases = {"orders-pg": fixtures.orders_pg_case("p", [2500.0, 2400.0], 300.0, 150.0, 4.3,
+                                                      23.5),
+                 "bullmq": fixtures.orders_case("b", [1000.0, 1300.0], 500.0, "queue")}
+        result = by_name(targets.evaluate_all(cases), "shopd end-to-end orders/s on PostgreSQL")
+        self.assertEqual(result.name,
+                         "shopd end-to-end orders/s on PostgreSQL >= 2x BullMQ jobs/s")
+        self.assertAlmostEqual(result.value, 2500.0 / 1300.0)
+        self.assertEqual(result.verdict, "FAIL")
+        self.assertIn("per run: 2.50 / 1.85", result.line)
+        self.assertIn("CPU/order BullMQ÷shopd-pg 1.67", result.line)
+        cases["bullmq"] = fixtures.orders_case("b", [1000.0], 500.0, "queue")
+        self.assertEqual(by_name(targets.evaluate_all(cases), "shopd end-to-end orders/s on "
+                                 "PostgreSQL").verdict, "PASS")
+
     def test_ratio_without_data(self):
         self.assertIsNone(targets.ratio(None, 1.0))
         self.assertIsNone(targets.ratio(1.0, 0.0))

@@ -23,6 +23,7 @@
 #include <system_error>
 #include <thread>
 
+#include "core/testing/server_process.h"
 #include "redis/resp.h"
 
 namespace shopd::redis::testing {
@@ -60,36 +61,13 @@ bool RequireRedis() {
   return require != nullptr && std::string_view(require) == "1";
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return in ? std::string(std::istreambuf_iterator<char>(in), {}) : std::string();
-}
-
-std::string Tail(std::string text, size_t max_bytes = 2000) {
-  if (text.size() > max_bytes) text.erase(0, text.size() - max_bytes);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (text.empty()) return "    (empty)";
-  std::string out = "    ";
-  for (const char c : text) out += c == '\n' ? std::string("\n    ") : std::string(1, c);
-  return out;
-}
+std::string ReadFile(const std::string& path) { return shopd::testing::ReadFileFrom(path); }
+std::string Tail(std::string text) { return shopd::testing::LogTail(std::move(text), 2000); }
 
 int PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw ErrnoFailure("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int saved = errno;
-    close(fd);
-    errno = saved;
-    throw ErrnoFailure("picking a free port");
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
+  const int port = shopd::testing::PickFreeLoopbackPort();
+  if (port < 0) throw ErrnoFailure("picking a free port");
+  return port;
 }
 
 // A blocking loopback connection with a deadline on every step; test code

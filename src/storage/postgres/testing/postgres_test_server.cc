@@ -34,6 +34,8 @@
 #include <system_error>
 #include <thread>
 
+#include "core/testing/server_process.h"
+
 extern char** environ;
 
 namespace shopd::storage::postgres::testing {
@@ -67,47 +69,18 @@ bool RequirePostgres() {
 std::runtime_error Failure(const std::string& what) { return std::runtime_error("PostgresTestServer: " + what); }
 std::runtime_error ErrnoFailure(const std::string& what) { return Failure(what + ": " + std::strerror(errno)); }
 
-std::string ReadFile(const std::string& path, size_t from = 0) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(static_cast<std::streamoff>(from));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 size_t FileSize(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
 }
 
-// The last few lines of `text`, indented, for an exception message.
-std::string Tail(std::string text, size_t max_bytes = 3000) {
-  if (text.size() > max_bytes) {
-    text.erase(0, text.size() - max_bytes);
-    if (const size_t nl = text.find('\n'); nl != std::string::npos) text.erase(0, nl + 1);
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (text.empty()) return "    (empty)";
-  std::string out = "    ";
-  for (const char c : text) out += c == '\n' ? std::string("\n    ") : std::string(1, c);
-  return out;
-}
+std::string ReadFile(const std::string& path, size_t from = 0) { return shopd::testing::ReadFileFrom(path, from); }
+std::string Tail(std::string text) { return shopd::testing::LogTail(std::move(text), 3000); }
 
 int PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw ErrnoFailure("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int saved = errno;
-    close(fd);
-    errno = saved;
-    throw ErrnoFailure("picking a free port");
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
+  const int port = shopd::testing::PickFreeLoopbackPort();
+  if (port < 0) throw ErrnoFailure("picking a free port");
+  return port;
 }
 
 std::string StatPath(pid_t pid) { return "/proc/" + std::to_string(pid) + "/stat"; }

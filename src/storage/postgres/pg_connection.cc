@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <unordered_map>
 #include <utility>
 
 namespace shopd::storage::postgres {
@@ -107,9 +108,68 @@ struct PgConnection::Impl {
     co_return first.index() == 0;
   }
 
+  // The name `sql` is (or is to be) prepared under on this connection; null
+  // once the cache is full, when the statement is sent unprepared. Bounded:
+  // the application's statements are a fixed set well under the limit.
+  const std::string* PreparedName(const std::string& sql) {
+    if (auto it = prepared.find(sql); it != prepared.end()) return &it->second;
+    if (prepared.size() >= kMaxPrepared) return nullptr;
+    pending_name = "shopd_" + std::to_string(next_statement++);
+    return &pending_name;
+  }
+
+  // Sends what libpq holds and reads every result of the statement, up to
+  // the terminating null; the first error wins.
+  asio::awaitable<core::Result<PgResult>> Collect(const std::string& sql, Clock::time_point deadline,
+                                                 std::chrono::milliseconds timeout) {
+    // Until the whole query is out: libpq may need to read before it can write.
+    for (;;) {
+      const int flushed = PQflush(conn);
+      if (flushed == 0) break;
+      if (flushed < 0 || !co_await WaitFor(asio::posix::descriptor_base::wait_write, deadline)) {
+        healthy = false;
+        co_return Unavailable(flushed < 0 ? "send: " + ConnError(conn) : "query timed out while sending");
+      }
+      if (PQconsumeInput(conn) == 0) {
+        healthy = false;
+        co_return Unavailable("send: " + ConnError(conn));
+      }
+    }
+    std::optional<PgResult> last;
+    std::optional<core::Error> failed;
+    for (;;) {
+      while (PQisBusy(conn)) {
+        if (!co_await WaitFor(asio::posix::descriptor_base::wait_read, deadline)) {
+          healthy = false;  // the statement may still run: its outcome is unknown
+          co_return Unavailable("query timed out after " + std::to_string(timeout.count()) + " ms");
+        }
+        if (PQconsumeInput(conn) == 0) {
+          healthy = false;
+          co_return Unavailable("receive: " + ConnError(conn));
+        }
+      }
+      PGresult* r = PQgetResult(conn);
+      if (r == nullptr) break;
+      const ExecStatusType status = PQresultStatus(r);
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        if (!failed) failed = StatementError(r, sql);
+        PQclear(r);
+        continue;
+      }
+      last.emplace(r);
+    }
+    if (failed) co_return *failed;
+    if (!last) co_return core::Error::Make(core::Errc::kInternal, "internal error", "no result for: " + sql);
+    co_return std::move(*last);
+  }
+
+  static constexpr size_t kMaxPrepared = 256;
   PGconn* conn;
   asio::posix::stream_descriptor socket;
   bool healthy = true;
+  std::unordered_map<std::string, std::string> prepared;  // SQL -> statement name
+  std::string pending_name;
+  uint64_t next_statement = 0;
 };
 
 PgConnection::PgConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -148,51 +208,33 @@ asio::awaitable<core::Result<PgResult>> PgConnection::Query(std::string sql, std
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  if (PQsendQueryParams(c.conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                        nullptr, 0) == 0) {
-    c.healthy = false;
-    co_return Unavailable("send: " + ConnError(c.conn));
-  }
-  // Until the whole query is out: libpq may need to read before it can write.
-  for (;;) {
-    const int flushed = PQflush(c.conn);
-    if (flushed == 0) break;
-    if (flushed < 0 || !co_await c.WaitFor(asio::posix::descriptor_base::wait_write, deadline)) {
-      c.healthy = false;
-      co_return Unavailable(flushed < 0 ? "send: " + ConnError(c.conn) : "query timed out while sending");
-    }
-    if (PQconsumeInput(c.conn) == 0) {
+  const int count = static_cast<int>(values.size());
+  // Statements with parameters are the application's fixed SQL: parsed and
+  // planned once per connection, then only executed (see PreparedName).
+  // Parameterless ones (BEGIN, COMMIT, migrations' DDL) go as they are.
+  const std::string* name = count > 0 ? c.PreparedName(sql) : nullptr;
+  if (name && !c.prepared.contains(sql)) {
+    if (PQsendPrepare(c.conn, name->c_str(), sql.c_str(), count, nullptr) == 0) {
       c.healthy = false;
       co_return Unavailable("send: " + ConnError(c.conn));
     }
+    auto parsed = co_await c.Collect(sql, deadline, timeout);
+    if (!parsed) co_return parsed.error();
+    c.prepared.emplace(sql, *name);
   }
-  // Every result up to the terminating null; the first error wins.
-  std::optional<PgResult> last;
-  std::optional<core::Error> failed;
-  for (;;) {
-    while (PQisBusy(c.conn)) {
-      if (!co_await c.WaitFor(asio::posix::descriptor_base::wait_read, deadline)) {
-        c.healthy = false;  // the statement may still run: its outcome is unknown
-        co_return Unavailable("query timed out after " + std::to_string(timeout.count()) + " ms");
-      }
-      if (PQconsumeInput(c.conn) == 0) {
-        c.healthy = false;
-        co_return Unavailable("receive: " + ConnError(c.conn));
-      }
-    }
-    PGresult* r = PQgetResult(c.conn);
-    if (r == nullptr) break;
-    const ExecStatusType status = PQresultStatus(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      if (!failed) failed = StatementError(r, sql);
-      PQclear(r);
-      continue;
-    }
-    last.emplace(r);
+  const int sent = name ? PQsendQueryPrepared(c.conn, name->c_str(), count, values.data(), nullptr, nullptr, 0)
+                        : PQsendQueryParams(c.conn, sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0);
+  if (sent == 0) {
+    c.healthy = false;
+    co_return Unavailable("send: " + ConnError(c.conn));
   }
-  if (failed) co_return *failed;
-  if (!last) co_return core::Error::Make(core::Errc::kInternal, "internal error", "no result for: " + sql);
-  co_return std::move(*last);
+  auto result = co_await c.Collect(sql, deadline, timeout);
+  // A statement the server no longer knows, or whose cached plan no longer
+  // fits the table: prepared afresh next time.
+  if (!result && name && (result.error().internal.starts_with("[26000]") ||
+                          result.error().internal.starts_with("[0A000]")))
+    c.prepared.erase(sql);
+  co_return result;
 }
 
 namespace {

@@ -5,7 +5,8 @@
 // posix::stream_descriptor, so a query suspends the calling coroutine instead
 // of blocking its thread. Every operation has a deadline: on expiry the
 // connection is marked broken (the query's outcome is unknown) and the pool
-// drops it.
+// drops it. Statements with parameters are prepared on first use and then
+// only executed, so the server parses and plans each once per connection.
 //
 //   auto conn = co_await PgConnection::Connect(ex, "host=127.0.0.1 port=5432 dbname=shop", 5s);
 //   auto rows = co_await (*conn)->Query("SELECT id FROM users WHERE email = $1", {email}, 5s);

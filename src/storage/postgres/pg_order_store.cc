@@ -114,16 +114,24 @@ Awaitable<Result<void>> Exec(PgConnection& conn, Ms t, std::string sql, std::vec
   co_return Result<void>{};
 }
 
-Awaitable<Result<void>> SetStatus(PgConnection& conn, Ms t, std::string id, OrderStatus status, std::string reason,
-                                  int64_t now_ms) {
+// Moves the order to `to` and writes its event about it (`topic`), in one
+// statement: the status change may take the user's pending-count row
+// (trigger), which other orders of that user wait for until commit.
+Awaitable<Result<void>> MoveTo(PgConnection& conn, Ms t, Order& o, OrderStatus to, std::string reason,
+                               std::string_view topic, int64_t now_ms) {
+  o.status = to;
+  o.reason = std::move(reason);
+  o.updated_at = now_ms;
   // Terminal states hold no reservation; clearing it in the same statement
   // keeps the table's invariants true at every statement boundary.
-  std::vector<PgParam> params{std::string(ToString(status)), std::move(reason), std::to_string(now_ms),
-                              std::move(id)};
+  if (to == OrderStatus::kRejected || to == OrderStatus::kCancelled) o.stock_reserved = false;
+  std::vector<PgParam> params{std::string(ToString(to)), o.reason, std::to_string(now_ms), o.id};
+  AddOutboxParams(params, {OutboxEvent{std::string(topic), o.id, OrderEventPayload(o), now_ms}});
   co_return co_await Exec(conn, t,
-                          "UPDATE orders SET status = $1, reason = $2, updated_at = $3, stock_reserved = "
-                          "CASE WHEN $1 IN ('rejected', 'cancelled') THEN false ELSE stock_reserved END "
-                          "WHERE id = $4",
+                          "WITH moved AS (UPDATE orders SET status = $1, reason = $2, updated_at = $3, "
+                          "stock_reserved = CASE WHEN $1 IN ('rejected', 'cancelled') THEN false "
+                          "ELSE stock_reserved END WHERE id = $4), announced AS (" +
+                              OutboxInsertSql(5) + ") SELECT 1",
                           std::move(params));
 }
 
@@ -149,9 +157,13 @@ Awaitable<Result<std::map<std::string, int64_t>>> LockProducts(PgConnection& con
 }
 
 // Adds `sign` * quantity to each item's product (rows already locked) and
-// records the change in the outbox.
+// records the change in the outbox, in one statement, so that the product
+// rows, which every order of a product waits for, are held locked for one
+// statement and the commit. A non-empty `reserving_order` is marked as
+// holding its stock in the same statement.
 Awaitable<Result<void>> MoveStock(PgConnection& conn, Ms t, const std::vector<OrderItem>& items, int64_t sign,
-                                  int64_t now_ms, std::vector<std::string>& changed) {
+                                  int64_t now_ms, std::vector<std::string>& changed,
+                                  const std::string& reserving_order = {}) {
   ArrayLiteral ids, deltas;
   std::vector<std::string> touched;
   for (const OrderItem& item : items) {
@@ -159,14 +171,17 @@ Awaitable<Result<void>> MoveStock(PgConnection& conn, Ms t, const std::vector<Or
     deltas.Add(sign * item.quantity);
     touched.push_back(item.product_id);
   }
-  std::vector<PgParam> params{ids.Take(), deltas.Take()};
+  std::vector<PgParam> params{ids.Take(), deltas.Take(), std::to_string(now_ms), reserving_order};
+  AddOutboxParams(params, ProductChangedEvents(touched, now_ms));
   if (auto r = co_await Exec(conn, t,
-                             "UPDATE products p SET stock = p.stock + u.delta "
-                             "FROM unnest($1::TEXT[], $2::BIGINT[]) AS u(id, delta) WHERE p.id = u.id",
+                             "WITH moved AS (UPDATE products p SET stock = p.stock + u.delta "
+                             "FROM unnest($1::TEXT[], $2::BIGINT[]) AS u(id, delta) WHERE p.id = u.id), "
+                             "reserved AS (UPDATE orders SET stock_reserved = true, updated_at = $3::BIGINT "
+                             "WHERE id = $4 AND $4 <> ''), announced AS (" +
+                                 OutboxInsertSql(5) + ") SELECT 1",
                              std::move(params));
       !r)
     co_return r.error();
-  if (auto r = co_await AppendToOutbox(conn, t, ProductChangedEvents(touched, now_ms)); !r) co_return r.error();
   changed.insert(changed.end(), touched.begin(), touched.end());
   co_return Result<void>{};
 }
@@ -229,20 +244,43 @@ Awaitable<Result<CreatedOrder>> Create(PgConnection& conn, Ms t, NewOrder in) {
   if (!priced) co_return priced.error();
   Order o = std::move(*priced);
   // Two replicas may take the same new key at once: the unique index makes
-  // the second wait for the first and then insert nothing; it answers the
-  // first's order, as a replay.
+  // the second wait for the first and then insert nothing (nor its items or
+  // event); it answers the first's order, as a replay. The order, its items,
+  // its event and the user's count of pending orders before it are one
+  // statement: the insert counts the order against its user (trigger, at the
+  // statement's end) and holds that count row until commit, and every other
+  // order of the user waits for it, so no further round trip runs under it.
+  ArrayLiteral products, quantities, prices;
+  for (const OrderItem& item : o.items) {
+    products.Add(std::string_view(item.product_id));
+    quantities.Add(item.quantity);
+    prices.Add(item.unit_price_cents);
+  }
   std::vector<PgParam> row{o.id,
                            o.user_id,
                            std::to_string(o.total_cents),
                            o.currency,
                            in.idempotency_key,
                            in.request_hash,
-                           std::to_string(in.now_ms)};
-  auto inserted = co_await Run(conn, t,
-                               "INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, "
-                               "request_hash, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7) "
-                               "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING seq",
-                               std::move(row));
+                           std::to_string(in.now_ms),
+                           products.Take(),
+                           quantities.Take(),
+                           prices.Take()};
+  AddOutboxParams(row, {OutboxEvent{"order.created", o.id, OrderEventPayload(o), in.now_ms}});
+  auto inserted = co_await Run(
+      conn, t,
+      "WITH placed AS (INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, "
+      "request_hash, created_at, updated_at) VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $7) "
+      "ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING id), "
+      "items AS (INSERT INTO order_items (order_id, position, product_id, quantity, unit_price_cents) "
+      "SELECT placed.id, u.ord, u.product_id, u.quantity, u.price FROM placed, "
+      "unnest($8::TEXT[], $9::BIGINT[], $10::BIGINT[]) WITH ORDINALITY AS u(product_id, quantity, price, ord)), "
+      "announced AS (" +
+          OutboxInsertSql(11) +
+          " WHERE EXISTS (SELECT 1 FROM placed)), "
+          "counted AS (SELECT pending FROM pending_orders WHERE user_id = $2 FOR NO KEY UPDATE) "
+          "SELECT placed.id, (SELECT pending FROM counted) + 1 FROM placed",
+      std::move(row));
   if (!inserted) co_return inserted.error();
   if (inserted->rows() == 0) {
     auto winner = co_await FindByKey(conn, t, in.user_id, in.idempotency_key);
@@ -250,31 +288,18 @@ Awaitable<Result<CreatedOrder>> Create(PgConnection& conn, Ms t, NewOrder in) {
     if (!*winner) co_return Error::Make(Errc::kUnavailable, "database is busy, retry shortly", "idempotency race");
     co_return Replay(std::move(**winner), in);
   }
-  // The insert counted itself (trigger) and holds the user's count row until
-  // commit, so concurrent orders of one user are counted one after the other.
   if (in.max_pending > 0) {
-    std::vector<PgParam> user{o.user_id};
-    auto pending = co_await Run(conn, t, "SELECT pending FROM pending_orders WHERE user_id = $1", std::move(user));
-    if (!pending) co_return pending.error();
-    if (pending->rows() > 0 && pending->Int64(0, 0) > in.max_pending)
-      co_return order_errors::TooManyPendingOrders();
+    int64_t pending = inserted->Int64(0, 1);
+    // The user's first order ever: the count row is the trigger's, which a
+    // concurrent first order may have made too; read what it holds now.
+    if (inserted->IsNull(0, 1)) {
+      std::vector<PgParam> user{o.user_id};
+      auto counted = co_await Run(conn, t, "SELECT pending FROM pending_orders WHERE user_id = $1", std::move(user));
+      if (!counted) co_return counted.error();
+      pending = counted->rows() > 0 ? counted->Int64(0, 0) : 0;
+    }
+    if (pending > in.max_pending) co_return order_errors::TooManyPendingOrders();
   }
-  ArrayLiteral products, quantities, prices;
-  for (const OrderItem& item : o.items) {
-    products.Add(std::string_view(item.product_id));
-    quantities.Add(item.quantity);
-    prices.Add(item.unit_price_cents);
-  }
-  std::vector<PgParam> items{o.id, products.Take(), quantities.Take(), prices.Take()};
-  if (auto r = co_await Exec(conn, t,
-                             "INSERT INTO order_items (order_id, position, product_id, quantity, unit_price_cents) "
-                             "SELECT $1, u.ord, u.product_id, u.quantity, u.price FROM "
-                             "unnest($2::TEXT[], $3::BIGINT[], $4::BIGINT[]) WITH ORDINALITY "
-                             "AS u(product_id, quantity, price, ord)",
-                             std::move(items));
-      !r)
-    co_return r.error();
-  if (auto r = co_await Emit(conn, t, "order.created", o, in.now_ms); !r) co_return r.error();
   co_return CreatedOrder{std::move(o), false};
 }
 
@@ -295,10 +320,8 @@ Awaitable<Result<void>> Decide(PgConnection& conn, Ms t, Order& o, bool approved
 Awaitable<Result<Order>> Confirm(PgConnection& conn, Ms t, Order o, int64_t now_ms) {
   if (!CanMove(o.status, OrderStatus::kConfirmed) || !o.stock_reserved || o.payment != PaymentStatus::kApproved)
     co_return o;
-  if (auto r = co_await SetStatus(conn, t, o.id, OrderStatus::kConfirmed, "", now_ms); !r) co_return r.error();
-  o.status = OrderStatus::kConfirmed;
-  o.updated_at = now_ms;
-  if (auto r = co_await Emit(conn, t, "order.confirmed", o, now_ms); !r) co_return r.error();
+  if (auto r = co_await MoveTo(conn, t, o, OrderStatus::kConfirmed, "", "order.confirmed", now_ms); !r)
+    co_return r.error();
   co_return o;
 }
 
@@ -306,12 +329,8 @@ Awaitable<Result<Order>> Reject(PgConnection& conn, Ms t, Order o, std::string r
                                 std::vector<std::string>& changed) {
   if (!CanMove(o.status, OrderStatus::kRejected)) co_return o;
   if (auto r = co_await ReleaseStock(conn, t, o, now_ms, changed); !r) co_return r.error();
-  if (auto r = co_await SetStatus(conn, t, o.id, OrderStatus::kRejected, reason, now_ms); !r) co_return r.error();
-  o.status = OrderStatus::kRejected;
-  o.reason = std::move(reason);
-  o.stock_reserved = false;
-  o.updated_at = now_ms;
-  if (auto r = co_await Emit(conn, t, "order.rejected", o, now_ms); !r) co_return r.error();
+  if (auto r = co_await MoveTo(conn, t, o, OrderStatus::kRejected, std::move(reason), "order.rejected", now_ms); !r)
+    co_return r.error();
   co_return o;
 }
 
@@ -334,9 +353,8 @@ Awaitable<Result<Announced<Order>>> Cancel(PgConnection& conn, Ms t, std::string
   o->stock_reserved = false;
   o->updated_at = now_ms;
   if (o->payment != PaymentStatus::kApproved) {
-    if (auto r = co_await SetStatus(conn, t, o->id, OrderStatus::kCancelled, "", now_ms); !r) co_return r.error();
-    o->status = OrderStatus::kCancelled;
-    if (auto r = co_await Emit(conn, t, "order.cancelled", *o, now_ms); !r) co_return r.error();
+    if (auto r = co_await MoveTo(conn, t, *o, OrderStatus::kCancelled, "", "order.cancelled", now_ms); !r)
+      co_return r.error();
     out.value = std::move(*o);
     co_return out;
   }
@@ -397,21 +415,12 @@ Awaitable<Result<Announced<Reservation>>> Reserve(PgConnection& conn, Ms t, std:
     return it != stock->end() && it->second >= item.quantity;
   });
   if (!enough) {
-    if (auto r = co_await SetStatus(conn, t, o->id, OrderStatus::kRejected, "out_of_stock", now_ms); !r)
+    if (auto r = co_await MoveTo(conn, t, *o, OrderStatus::kRejected, "out_of_stock", "order.rejected", now_ms); !r)
       co_return r.error();
-    o->status = OrderStatus::kRejected;
-    o->reason = "out_of_stock";
-    o->updated_at = now_ms;
-    if (auto r = co_await Emit(conn, t, "order.rejected", *o, now_ms); !r) co_return r.error();
     out.value = Reservation{ReserveOutcome::kOutOfStock, std::move(*o)};
     co_return out;
   }
-  if (auto r = co_await MoveStock(conn, t, o->items, -1, now_ms, out.changed); !r) co_return r.error();
-  std::vector<PgParam> params{std::to_string(now_ms), o->id};
-  if (auto r = co_await Exec(conn, t, "UPDATE orders SET stock_reserved = true, updated_at = $1 WHERE id = $2",
-                             std::move(params));
-      !r)
-    co_return r.error();
+  if (auto r = co_await MoveStock(conn, t, o->items, -1, now_ms, out.changed, o->id); !r) co_return r.error();
   o->stock_reserved = true;
   o->updated_at = now_ms;
   out.value = Reservation{ReserveOutcome::kReserved, std::move(*o)};

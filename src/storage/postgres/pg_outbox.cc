@@ -12,9 +12,13 @@
 
 namespace shopd::storage::postgres {
 
-boost::asio::awaitable<core::Result<void>> AppendToOutbox(PgConnection& conn, std::chrono::milliseconds timeout,
-                                                          std::vector<OutboxEvent> events) {
-  if (events.empty()) co_return core::Result<void>{};
+std::string OutboxInsertSql(size_t first_param) {
+  auto p = [first_param](size_t i) { return "$" + std::to_string(first_param + i); };
+  return "INSERT INTO outbox (topic, key, payload, created_ms) SELECT * FROM unnest(" + p(0) + "::TEXT[], " + p(1) +
+         "::TEXT[], " + p(2) + "::TEXT[], " + p(3) + "::BIGINT[])";
+}
+
+void AddOutboxParams(std::vector<PgParam>& params, const std::vector<OutboxEvent>& events) {
   ArrayLiteral topic, key, payload, created_ms;
   for (const OutboxEvent& e : events) {
     topic.Add(std::string_view(e.topic));
@@ -22,11 +26,18 @@ boost::asio::awaitable<core::Result<void>> AppendToOutbox(PgConnection& conn, st
     payload.Add(std::string_view(e.payload));
     created_ms.Add(e.created_ms);
   }
-  std::vector<PgParam> params{topic.Take(), key.Take(), payload.Take(), created_ms.Take()};
-  auto r = co_await Run(conn, timeout,
-                        "INSERT INTO outbox (topic, key, payload, created_ms) "
-                        "SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[])",
-                        std::move(params));
+  params.push_back(topic.Take());
+  params.push_back(key.Take());
+  params.push_back(payload.Take());
+  params.push_back(created_ms.Take());
+}
+
+boost::asio::awaitable<core::Result<void>> AppendToOutbox(PgConnection& conn, std::chrono::milliseconds timeout,
+                                                          std::vector<OutboxEvent> events) {
+  if (events.empty()) co_return core::Result<void>{};
+  std::vector<PgParam> params;
+  AddOutboxParams(params, events);
+  auto r = co_await Run(conn, timeout, OutboxInsertSql(1), std::move(params));
   if (!r) co_return r.error();
   co_return core::Result<void>{};
 }

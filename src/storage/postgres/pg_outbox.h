@@ -31,6 +31,13 @@ struct OutboxEvent {
   int64_t created_ms = 0;
 };
 
+// An INSERT of outbox rows from four array parameters, $first .. $first+3,
+// to embed in a larger statement (a data-modifying WITH clause), and those
+// parameters: a change and its events in one round trip, so that a row lock
+// the change takes is held for as short a time as possible.
+std::string OutboxInsertSql(size_t first_param);
+void AddOutboxParams(std::vector<PgParam>& params, const std::vector<OutboxEvent>& events);
+
 // Adds the rows in one statement, on `conn`, inside its open transaction.
 boost::asio::awaitable<core::Result<void>> AppendToOutbox(PgConnection& conn, std::chrono::milliseconds timeout,
                                                           std::vector<OutboxEvent> events);

@@ -48,6 +48,39 @@ TEST(PgPool, MapsUniqueViolationsAndSyntaxErrors) {
   EXPECT_TRUE(Await(db.pool().Query("SELECT 1", {})));
 }
 
+// Statements with parameters are prepared once per connection: one whose
+// table changed under it fails once on a connection and is prepared afresh,
+// and one that failed to parse is never taken for prepared.
+TEST(PgPool, PreparedStatementsFollowSchemaChangesAndParseErrors) {
+  test_util::FreshDatabase db;
+  ASSERT_TRUE(Await(db.pool().Query("CREATE TABLE t (k TEXT PRIMARY KEY)", {})));
+  ASSERT_TRUE(Await(db.pool().Query("INSERT INTO t VALUES ($1)", {"a"})));
+  const char* select_all = "SELECT * FROM t WHERE k = $1";
+  auto before = Await(db.pool().Query(select_all, {"a"}));
+  ASSERT_TRUE(before) << before.error().internal;
+  ASSERT_TRUE(Await(db.pool().Query("ALTER TABLE t ADD COLUMN v INT DEFAULT 7", {})));
+  int failures = 0;
+  std::optional<PgResult> after;
+  for (int attempt = 0; attempt < 64 && !after; ++attempt) {
+    auto r = Await(db.pool().Query(select_all, {"a"}));
+    if (r) {
+      after.emplace(std::move(*r));
+      break;
+    }
+    ++failures;
+    EXPECT_NE(r.error().internal.find("0A000"), std::string::npos) << r.error().internal;
+  }
+  ASSERT_TRUE(after) << "the statement kept failing after the table changed";
+  EXPECT_LE(failures, 1) << "one connection at a time: at most its one stale statement fails";
+  EXPECT_EQ(after->Int64(0, 1), 7);
+  for (int i = 0; i < 2; ++i) {
+    auto bad = Await(db.pool().Query("SELEC $1", {"x"}));
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().internal.find("42601"), std::string::npos) << bad.error().internal;
+  }
+  EXPECT_TRUE(Await(db.pool().Query(select_all, {"a"})));
+}
+
 TEST(PgPool, AQueryPastItsDeadlineIsUnavailableAndItsConnectionIsDropped) {
   test_util::FreshDatabase db(PgPoolOptions{.conninfo = "", .max_connections = 1, .query_timeout = 100ms});
   const auto started = std::chrono::steady_clock::now();

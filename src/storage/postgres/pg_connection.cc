@@ -108,14 +108,18 @@ struct PgConnection::Impl {
     co_return first.index() == 0;
   }
 
-  // The name `sql` is (or is to be) prepared under on this connection; null
-  // once the cache is full, when the statement is sent unprepared. Bounded:
-  // the application's statements are a fixed set well under the limit.
-  const std::string* PreparedName(const std::string& sql) {
-    if (auto it = prepared.find(sql); it != prepared.end()) return &it->second;
-    if (prepared.size() >= kMaxPrepared) return nullptr;
-    pending_name = "shopd_" + std::to_string(next_statement++);
-    return &pending_name;
+  // What `sql` runs as on this connection: a statement already prepared, or
+  // the name to prepare it under; nullopt once the cache is full, when the
+  // statement is sent unprepared. Bounded: the application's statements are
+  // a fixed set well under the limit.
+  struct Prepared {
+    std::string name;
+    bool ready;
+  };
+  std::optional<Prepared> PreparedFor(const std::string& sql) {
+    if (auto it = prepared.find(sql); it != prepared.end()) return Prepared{it->second, true};
+    if (prepared.size() >= kMaxPrepared) return std::nullopt;
+    return Prepared{"shopd_" + std::to_string(next_statement++), false};
   }
 
   // Sends what libpq holds and reads every result of the statement, up to
@@ -137,6 +141,7 @@ struct PgConnection::Impl {
     }
     std::optional<PgResult> last;
     std::optional<core::Error> failed;
+    failed_state.clear();
     for (;;) {
       while (PQisBusy(conn)) {
         if (!co_await WaitFor(asio::posix::descriptor_base::wait_read, deadline)) {
@@ -152,7 +157,11 @@ struct PgConnection::Impl {
       if (r == nullptr) break;
       const ExecStatusType status = PQresultStatus(r);
       if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        if (!failed) failed = StatementError(r, sql);
+        if (!failed) {
+          failed = StatementError(r, sql);
+          const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+          failed_state = state ? state : "";
+        }
         PQclear(r);
         continue;
       }
@@ -168,8 +177,8 @@ struct PgConnection::Impl {
   asio::posix::stream_descriptor socket;
   bool healthy = true;
   std::unordered_map<std::string, std::string> prepared;  // SQL -> statement name
-  std::string pending_name;
   uint64_t next_statement = 0;
+  std::string failed_state;  // SQLSTATE of the last Collect's first error, if it failed
 };
 
 PgConnection::PgConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -210,20 +219,21 @@ asio::awaitable<core::Result<PgResult>> PgConnection::Query(std::string sql, std
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   const int count = static_cast<int>(values.size());
   // Statements with parameters are the application's fixed SQL: parsed and
-  // planned once per connection, then only executed (see PreparedName).
+  // planned once per connection, then only executed (see PreparedFor).
   // Parameterless ones (BEGIN, COMMIT, migrations' DDL) go as they are.
-  const std::string* name = count > 0 ? c.PreparedName(sql) : nullptr;
-  if (name && !c.prepared.contains(sql)) {
-    if (PQsendPrepare(c.conn, name->c_str(), sql.c_str(), count, nullptr) == 0) {
+  const auto statement = count > 0 ? c.PreparedFor(sql) : std::nullopt;
+  if (statement && !statement->ready) {
+    if (PQsendPrepare(c.conn, statement->name.c_str(), sql.c_str(), count, nullptr) == 0) {
       c.healthy = false;
       co_return Unavailable("send: " + ConnError(c.conn));
     }
     auto parsed = co_await c.Collect(sql, deadline, timeout);
     if (!parsed) co_return parsed.error();
-    c.prepared.emplace(sql, *name);
+    c.prepared.emplace(sql, statement->name);
   }
-  const int sent = name ? PQsendQueryPrepared(c.conn, name->c_str(), count, values.data(), nullptr, nullptr, 0)
-                        : PQsendQueryParams(c.conn, sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0);
+  const int sent =
+      statement ? PQsendQueryPrepared(c.conn, statement->name.c_str(), count, values.data(), nullptr, nullptr, 0)
+                : PQsendQueryParams(c.conn, sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 0);
   if (sent == 0) {
     c.healthy = false;
     co_return Unavailable("send: " + ConnError(c.conn));
@@ -231,9 +241,7 @@ asio::awaitable<core::Result<PgResult>> PgConnection::Query(std::string sql, std
   auto result = co_await c.Collect(sql, deadline, timeout);
   // A statement the server no longer knows, or whose cached plan no longer
   // fits the table: prepared afresh next time.
-  if (!result && name && (result.error().internal.starts_with("[26000]") ||
-                          result.error().internal.starts_with("[0A000]")))
-    c.prepared.erase(sql);
+  if (!result && statement && (c.failed_state == "26000" || c.failed_state == "0A000")) c.prepared.erase(sql);
   co_return result;
 }
 

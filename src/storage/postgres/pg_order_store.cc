@@ -159,11 +159,11 @@ Awaitable<Result<std::map<std::string, int64_t>>> LockProducts(PgConnection& con
 // Adds `sign` * quantity to each item's product (rows already locked) and
 // records the change in the outbox, in one statement, so that the product
 // rows, which every order of a product waits for, are held locked for one
-// statement and the commit. A non-empty `reserving_order` is marked as
+// statement and the commit. A `reserving_order` (not NULL) is marked as
 // holding its stock in the same statement.
 Awaitable<Result<void>> MoveStock(PgConnection& conn, Ms t, const std::vector<OrderItem>& items, int64_t sign,
                                   int64_t now_ms, std::vector<std::string>& changed,
-                                  const std::string& reserving_order = {}) {
+                                  PgParam reserving_order = std::nullopt) {
   ArrayLiteral ids, deltas;
   std::vector<std::string> touched;
   for (const OrderItem& item : items) {
@@ -171,13 +171,13 @@ Awaitable<Result<void>> MoveStock(PgConnection& conn, Ms t, const std::vector<Or
     deltas.Add(sign * item.quantity);
     touched.push_back(item.product_id);
   }
-  std::vector<PgParam> params{ids.Take(), deltas.Take(), std::to_string(now_ms), reserving_order};
+  std::vector<PgParam> params{ids.Take(), deltas.Take(), std::to_string(now_ms), std::move(reserving_order)};
   AddOutboxParams(params, ProductChangedEvents(touched, now_ms));
   if (auto r = co_await Exec(conn, t,
                              "WITH moved AS (UPDATE products p SET stock = p.stock + u.delta "
                              "FROM unnest($1::TEXT[], $2::BIGINT[]) AS u(id, delta) WHERE p.id = u.id), "
                              "reserved AS (UPDATE orders SET stock_reserved = true, updated_at = $3::BIGINT "
-                             "WHERE id = $4 AND $4 <> ''), announced AS (" +
+                             "WHERE id = $4), announced AS (" +
                                  OutboxInsertSql(5) + ") SELECT 1",
                              std::move(params));
       !r)
